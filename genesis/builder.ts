@@ -1,0 +1,277 @@
+/**
+ * Compiles an OpenGPU network definition into the canonical geth-style genesis, and checks
+ * geth-style files given directly.
+ *
+ * Invariant enforced for OpenGPU genesis files: the balances in `alloc` add up to exactly
+ * 21,000,000 oGPU, split as the token table says. Geth-style files (Ethereum test chains) are
+ * taken as they are: they are not OpenGPU networks.
+ */
+import { SYSTEM_CONTRACT_ADDRESSES } from "../precompiles/addresses.ts";
+import { deriveDevAccounts } from "./dev-accounts.ts";
+import { GenesisError, GenesisErrorCode } from "./errors.ts";
+import { PRAGUE_SYSTEM_CONTRACTS } from "./system-contracts.ts";
+import { MAX_SUPPLY_WEI, ONE_OGPU, parseOgpu, SHARES, TOKEN_TABLE } from "./token.ts";
+import type { GethAllocAccount, GethGenesis, OpenGpuGenesis } from "./types.ts";
+
+export const OPENGPU_GENESIS_FORMAT = "opengpu-genesis/1";
+
+/** Blob transactions are decodable but never included on OpenGPU networks: zero blob capacity. */
+const NO_BLOBS = {
+  cancun: { target: 0, max: 0, baseFeeUpdateFraction: 3338477 },
+  prague: { target: 0, max: 0, baseFeeUpdateFraction: 5007716 },
+};
+
+const ZERO_HASH = `0x${"00".repeat(32)}`;
+const ZERO_ADDRESS = `0x${"00".repeat(20)}`;
+const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
+const HEX_RE = /^0x[0-9a-fA-F]*$/;
+
+function invalid(field: string, why: string): GenesisError {
+  return new GenesisError(GenesisErrorCode.INVALID_FIELD, `genesis: ${field} ${why}`, { field });
+}
+
+function toQuantity(value: string | number | bigint, field: string): string {
+  let n: bigint;
+  try {
+    n = BigInt(value);
+  } catch {
+    throw invalid(field, `must be a number, got ${JSON.stringify(value)}`);
+  }
+  if (n < 0n) throw invalid(field, "must not be negative");
+  return `0x${n.toString(16)}`;
+}
+
+function checkAddress(value: unknown, field: string): string {
+  if (typeof value !== "string" || !ADDRESS_RE.test(value)) {
+    throw invalid(field, `must be a 20-byte 0x-address, got ${JSON.stringify(value)}`);
+  }
+  return value.toLowerCase();
+}
+
+function credit(alloc: Record<string, GethAllocAccount>, address: string, wei: bigint): void {
+  const account = alloc[address] ?? {};
+  const before = account.balance === undefined ? 0n : BigInt(account.balance);
+  alloc[address] = { ...account, balance: `0x${(before + wei).toString(16)}` };
+}
+
+/** Sum of all balances in a genesis allocation, in wei. */
+export function totalSupply(genesis: Pick<GethGenesis, "alloc">): bigint {
+  let total = 0n;
+  for (const account of Object.values(genesis.alloc)) {
+    if (account.balance !== undefined) total += BigInt(account.balance);
+  }
+  return total;
+}
+
+export interface BuildGenesisOptions {
+  /** Unix seconds used when the definition's timestamp is 0 or absent. */
+  now?: number;
+}
+
+/** Compiles an OpenGPU network definition into the canonical geth-style genesis. */
+export function buildGenesis(spec: OpenGpuGenesis, opts: BuildGenesisOptions = {}): GethGenesis {
+  if (spec.format !== OPENGPU_GENESIS_FORMAT) {
+    throw invalid("format", `must be "${OPENGPU_GENESIS_FORMAT}"`);
+  }
+  if (typeof spec.name !== "string" || spec.name.length === 0) throw invalid("name", "must be a string");
+  if (!Number.isSafeInteger(spec.chainId) || spec.chainId <= 0) {
+    throw invalid("chainId", "must be a positive integer");
+  }
+  const extraData = spec.extraData ?? "0x";
+  if (!HEX_RE.test(extraData) || extraData.length > 2 + 64) {
+    throw invalid("extraData", "must be 0x-hex of at most 32 bytes");
+  }
+  if (spec.forks !== undefined) {
+    const unknown = Object.keys(spec.forks).filter((k) => k !== "osakaTime");
+    if (unknown.length > 0) {
+      throw new GenesisError(
+        GenesisErrorCode.UNSUPPORTED_FORKS,
+        `genesis: forks may only schedule osakaTime (all earlier forks are active at genesis); got ${unknown.join(", ")}`,
+      );
+    }
+  }
+  const timestamp = spec.timestamp !== undefined && spec.timestamp > 0 ? spec.timestamp : (opts.now ?? 0);
+
+  const alloc: Record<string, GethAllocAccount> = {};
+  for (const contract of PRAGUE_SYSTEM_CONTRACTS) {
+    alloc[contract.address] = { balance: "0x0", nonce: "0x1", code: contract.code };
+  }
+
+  if (typeof spec.allocation !== "object" || spec.allocation === null) {
+    throw invalid("allocation", "must name the five shares of the token table");
+  }
+  const defaults: Partial<Record<string, string>> = {
+    team: SYSTEM_CONTRACT_ADDRESSES.vesting,
+    providerRewards: SYSTEM_CONTRACT_ADDRESSES.rewards,
+  };
+  let communityPaidOut = 0n;
+
+  // Extra accounts and dev accounts are paid out of the community share.
+  for (const [address, account] of Object.entries(spec.alloc ?? {})) {
+    const addr = checkAddress(address, `alloc key ${address}`);
+    const balance =
+      account.balance === undefined ? 0n : BigInt(toQuantity(account.balance, `alloc.${address}.balance`));
+    alloc[addr] = {
+      ...account,
+      balance: "0x0",
+      ...(account.nonce !== undefined ? { nonce: toQuantity(account.nonce, `alloc.${address}.nonce`) } : {}),
+    };
+    credit(alloc, addr, balance);
+    communityPaidOut += balance;
+  }
+  if (spec.devAccounts !== undefined) {
+    const { mnemonic, count, balance } = spec.devAccounts;
+    if (typeof mnemonic !== "string" || mnemonic.split(" ").length < 12) {
+      throw invalid("devAccounts.mnemonic", "must be a BIP-39 mnemonic of at least 12 words");
+    }
+    if (!Number.isSafeInteger(count) || count < 0 || count > 1000) {
+      throw invalid("devAccounts.count", "must be an integer in 0..1000");
+    }
+    const each = parseOgpu(balance);
+    for (const account of deriveDevAccounts(mnemonic, count)) {
+      credit(alloc, account.address, each);
+      communityPaidOut += each;
+    }
+  }
+
+  for (const share of SHARES) {
+    const entry = spec.allocation[share];
+    if (entry === undefined) throw invalid(`allocation.${share}`, "is missing");
+    const amount = parseOgpu(entry.amount);
+    const expected = TOKEN_TABLE[share].amount * ONE_OGPU;
+    if (amount !== expected) {
+      throw new GenesisError(
+        GenesisErrorCode.SUPPLY_MISMATCH,
+        `genesis: allocation.${share} must be ${TOKEN_TABLE[share].amount} oGPU (${TOKEN_TABLE[share].percent}% of 21,000,000), got ${entry.amount}`,
+      );
+    }
+    const address = checkAddress(entry.address ?? defaults[share], `allocation.${share}.address`);
+    let paid = amount;
+    if (share === "community") {
+      if (communityPaidOut > amount) {
+        throw new GenesisError(
+          GenesisErrorCode.SUPPLY_MISMATCH,
+          "genesis: dev accounts and extra alloc balances exceed the community share",
+        );
+      }
+      paid -= communityPaidOut;
+    }
+    credit(alloc, address, paid);
+  }
+
+  const genesis: GethGenesis = {
+    config: {
+      chainId: spec.chainId,
+      homesteadBlock: 0,
+      eip150Block: 0,
+      eip155Block: 0,
+      eip158Block: 0,
+      byzantiumBlock: 0,
+      constantinopleBlock: 0,
+      petersburgBlock: 0,
+      istanbulBlock: 0,
+      berlinBlock: 0,
+      londonBlock: 0,
+      mergeNetsplitBlock: 0,
+      terminalTotalDifficulty: 0,
+      terminalTotalDifficultyPassed: true,
+      shanghaiTime: 0,
+      cancunTime: 0,
+      pragueTime: 0,
+      ...(spec.forks?.osakaTime !== undefined ? { osakaTime: spec.forks.osakaTime } : {}),
+      depositContractAddress: SYSTEM_CONTRACT_ADDRESSES.deposit,
+      blobSchedule: NO_BLOBS,
+      opengpu: { network: spec.name, format: OPENGPU_GENESIS_FORMAT },
+    },
+    nonce: "0x0",
+    timestamp: toQuantity(timestamp, "timestamp"),
+    extraData,
+    gasLimit: toQuantity(spec.gasLimit, "gasLimit"),
+    difficulty: "0x0",
+    mixHash: ZERO_HASH,
+    coinbase: ZERO_ADDRESS,
+    baseFeePerGas: toQuantity(spec.baseFeePerGas, "baseFeePerGas"),
+    excessBlobGas: "0x0",
+    blobGasUsed: "0x0",
+    alloc,
+  };
+  const supply = totalSupply(genesis);
+  if (supply !== MAX_SUPPLY_WEI) {
+    throw new GenesisError(
+      GenesisErrorCode.SUPPLY_MISMATCH,
+      `genesis: balances add up to ${supply} wei, expected exactly 21,000,000 oGPU`,
+    );
+  }
+  return genesis;
+}
+
+/** Checks a geth-style genesis and fills the optional header fields geth defaults. */
+export function normalizeGethGenesis(raw: Record<string, unknown>): GethGenesis {
+  const config = raw.config;
+  if (typeof config !== "object" || config === null) throw invalid("config", "must be an object");
+  const chainId = (config as { chainId?: unknown }).chainId;
+  if (typeof chainId !== "number" || !Number.isSafeInteger(chainId) || chainId <= 0) {
+    throw invalid("config.chainId", "must be a positive integer");
+  }
+  const alloc = raw.alloc;
+  if (typeof alloc !== "object" || alloc === null) throw invalid("alloc", "must be an object");
+  const normalizedAlloc: Record<string, GethAllocAccount> = {};
+  for (const [key, value] of Object.entries(alloc as Record<string, unknown>)) {
+    const address = checkAddress(key.startsWith("0x") ? key : `0x${key}`, `alloc key ${key}`);
+    if (typeof value !== "object" || value === null) throw invalid(`alloc.${key}`, "must be an object");
+    const account = value as GethAllocAccount;
+    normalizedAlloc[address] = {
+      balance: toQuantity(account.balance ?? "0", `alloc.${key}.balance`),
+      ...(account.nonce !== undefined ? { nonce: toQuantity(account.nonce, `alloc.${key}.nonce`) } : {}),
+      ...(account.code !== undefined
+        ? { code: account.code.startsWith("0x") ? account.code : `0x${account.code}` }
+        : {}),
+      ...(account.storage !== undefined ? { storage: account.storage } : {}),
+    };
+  }
+  const quantity = (field: string, fallback: string): string => {
+    const value = raw[field];
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== "string" && typeof value !== "number") throw invalid(field, "must be a number");
+    return toQuantity(value, field);
+  };
+  const hex = (field: string, fallback: string): string => {
+    const value = raw[field];
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== "string" || !HEX_RE.test(value)) throw invalid(field, "must be 0x-hex");
+    return value;
+  };
+  if (raw.gasLimit === undefined) throw invalid("gasLimit", "is missing");
+  const genesis: GethGenesis = {
+    config: config as GethGenesis["config"],
+    nonce: quantity("nonce", "0x0"),
+    timestamp: quantity("timestamp", "0x0"),
+    extraData: hex("extraData", "0x"),
+    gasLimit: quantity("gasLimit", "0x0"),
+    difficulty: quantity("difficulty", "0x0"),
+    mixHash: hex("mixHash", ZERO_HASH),
+    coinbase: hex("coinbase", ZERO_ADDRESS),
+    alloc: normalizedAlloc,
+  };
+  for (const field of ["baseFeePerGas", "excessBlobGas", "blobGasUsed"] as const) {
+    if (raw[field] !== undefined && raw[field] !== null) genesis[field] = quantity(field, "0x0");
+  }
+  if (raw.number !== undefined && BigInt(quantity("number", "0x0")) !== 0n) {
+    throw invalid("number", "must be 0: only genesis blocks at height 0 are supported");
+  }
+  return genesis;
+}
+
+/** Reads either format: OpenGPU network definitions are compiled, geth-style files normalized. */
+export function resolveGenesis(raw: unknown, opts: BuildGenesisOptions = {}): GethGenesis {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new GenesisError(GenesisErrorCode.MALFORMED, "genesis: expected a JSON object");
+  }
+  const obj = raw as Record<string, unknown>;
+  if (obj.format === OPENGPU_GENESIS_FORMAT) return buildGenesis(obj as unknown as OpenGpuGenesis, opts);
+  if ("config" in obj && "alloc" in obj) return normalizeGethGenesis(obj);
+  throw new GenesisError(
+    GenesisErrorCode.MALFORMED,
+    `genesis: neither an OpenGPU network definition (format "${OPENGPU_GENESIS_FORMAT}") nor a geth-style genesis (config + alloc)`,
+  );
+}

@@ -1,0 +1,101 @@
+/**
+ * Genesis formats.
+ *
+ * `GethGenesis` is the canonical, resolved form the node stores and runs from: the shape
+ * `geth init` reads, so Ethereum test chains load unchanged. `OpenGpuGenesis` is our own
+ * network definition, which names the oGPU allocation table and is compiled into a
+ * `GethGenesis` by `buildGenesis`.
+ */
+
+export interface GethAllocAccount {
+  balance?: string;
+  nonce?: string | number;
+  code?: string;
+  storage?: Record<string, string>;
+}
+
+export interface BlobScheduleEntry {
+  target: number;
+  max: number;
+  baseFeeUpdateFraction: number;
+}
+
+export interface GethChainConfig {
+  chainId: number;
+  homesteadBlock?: number;
+  daoForkBlock?: number;
+  daoForkSupport?: boolean;
+  eip150Block?: number;
+  eip155Block?: number;
+  eip158Block?: number;
+  byzantiumBlock?: number;
+  constantinopleBlock?: number;
+  petersburgBlock?: number;
+  istanbulBlock?: number;
+  muirGlacierBlock?: number;
+  berlinBlock?: number;
+  londonBlock?: number;
+  arrowGlacierBlock?: number;
+  grayGlacierBlock?: number;
+  mergeNetsplitBlock?: number;
+  terminalTotalDifficulty?: number | string;
+  terminalTotalDifficultyPassed?: boolean;
+  shanghaiTime?: number;
+  cancunTime?: number;
+  pragueTime?: number;
+  osakaTime?: number;
+  depositContractAddress?: string;
+  blobSchedule?: Record<string, BlobScheduleEntry>;
+  /** OpenGPU extension: where the genesis came from (network name). Ignored by geth. */
+  opengpu?: { network: string; format: string };
+  [key: string]: unknown;
+}
+
+export interface GethGenesis {
+  config: GethChainConfig;
+  nonce: string;
+  timestamp: string;
+  extraData: string;
+  gasLimit: string;
+  difficulty: string;
+  mixHash: string;
+  coinbase: string;
+  alloc: Record<string, GethAllocAccount>;
+  baseFeePerGas?: string;
+  excessBlobGas?: string;
+  blobGasUsed?: string;
+  number?: string;
+  parentHash?: string;
+  [key: string]: unknown;
+}
+
+export interface OpenGpuShareAllocation {
+  /** Recipient of the share. `team` and `providerRewards` default to their system contracts. */
+  address?: string;
+  /** Whole oGPU, as a decimal string; must equal the token table's amount. */
+  amount: string;
+}
+
+export interface OpenGpuGenesis {
+  format: "opengpu-genesis/1";
+  /** Network name, e.g. "opengpu-devnet". */
+  name: string;
+  chainId: number;
+  /** Unix seconds; 0 or omitted means "now" when the genesis is built. */
+  timestamp?: number;
+  /** Block gas limit at genesis (decimal or 0x-hex string, or number). */
+  gasLimit: string | number;
+  /** Base fee at genesis in wei (decimal or 0x-hex). */
+  baseFeePerGas: string;
+  extraData?: string;
+  /** Fork activation. All forks through Prague are active at genesis; only future forks may be scheduled. */
+  forks?: { osakaTime?: number };
+  allocation: Record<
+    "ecosystem" | "community" | "team" | "providerRewards" | "reserve",
+    OpenGpuShareAllocation
+  >;
+  /** Prefunded development accounts, paid out of the community share. */
+  devAccounts?: { mnemonic: string; count: number; balance: string };
+  /** Extra genesis accounts (code, storage); any balance here is also paid out of the community share. */
+  alloc?: Record<string, GethAllocAccount>;
+}

@@ -1,0 +1,170 @@
+/**
+ * The `opengpu` command line. Each subcommand parses its flags, builds the node's options and
+ * hands over to the node; `--help` works on every command.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command, CommanderError } from "commander";
+import { deriveDevAccounts, devnetDefinition, resolveGenesis, TEST_MNEMONIC } from "../../genesis/index.ts";
+import { formatOgpu, parseOgpu } from "../../genesis/token.ts";
+import type { Hex } from "../execution/engine/types.ts";
+import { OpenGpuNode } from "../node.ts";
+import { errorMessage } from "../utils/errors.ts";
+import { VERSION } from "../version.ts";
+import { registerChainCommands } from "./chain-commands.ts";
+import {
+  addLogOptions,
+  addRpcOptions,
+  addTxPoolOptions,
+  loggerFrom,
+  metricsOptionsFrom,
+  parseInteger,
+  parsePositive,
+  rpcOptionsFrom,
+  txpoolOptionsFrom,
+} from "./options.ts";
+
+/** Resolves when the process is asked to stop (Ctrl-C, SIGTERM). */
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const handler = (signal: string) => resolve(signal);
+    process.once("SIGINT", handler);
+    process.once("SIGTERM", handler);
+  });
+}
+
+function devCommand(): Command {
+  const cmd = new Command("dev")
+    .description(
+      "run a single-node development chain with prefunded accounts (state is temporary unless --datadir is given)",
+    )
+    .option("--datadir <dir>", "keep the chain in this directory (restarts resume it)")
+    .option("--block-time <seconds>", "seconds between blocks", parsePositive, 2)
+    .option("--automine", "mine a block as soon as transactions arrive instead of on a timer")
+    .option("--accounts <n>", "number of prefunded dev accounts", parseInteger, 10)
+    .option("--balance <ogpu>", "balance of each dev account in oGPU", "10000")
+    .option("--mnemonic <words>", "mnemonic the dev accounts derive from", TEST_MNEMONIC)
+    .option("--chain-id <id>", "chain id", parseInteger, 1337);
+  addRpcOptions(cmd, { http: 8545, ws: 8546 });
+  addTxPoolOptions(cmd);
+  addLogOptions(cmd);
+  cmd.action(async (opts: Record<string, unknown>) => {
+    const logger = loggerFrom(opts);
+    const ephemeral = opts.datadir === undefined;
+    const datadir = ephemeral ? mkdtempSync(join(tmpdir(), "opengpu-dev-")) : String(opts.datadir);
+    const mnemonic = String(opts.mnemonic);
+    const count = opts.accounts as number;
+    parseOgpu(String(opts.balance));
+    const genesis = resolveGenesis(
+      devnetDefinition({
+        chainId: opts.chainId as number,
+        devAccounts: { mnemonic, count, balance: String(opts.balance) },
+      }),
+      { now: Math.floor(Date.now() / 1000) },
+    );
+    const accounts = deriveDevAccounts(mnemonic, count);
+    const node = await OpenGpuNode.start(
+      {
+        datadir,
+        genesis,
+        rpc: rpcOptionsFrom(opts),
+        metrics: metricsOptionsFrom(opts),
+        txpool: txpoolOptionsFrom(opts),
+        extraData: new TextEncoder().encode("opengpu-dev"),
+        dev: {
+          blockTime: opts.blockTime as number,
+          automine: opts.automine === true,
+          accounts,
+          feeRecipient: accounts[0]?.address ?? (`0x${"00".repeat(20)}` as Hex),
+        },
+      },
+      logger,
+    );
+    const lines = [
+      "",
+      `OpenGPU dev chain v${VERSION}  chain id ${node.el.chain.config.chainId}  ${opts.automine === true ? "automine" : `block time ${opts.blockTime}s`}`,
+      `JSON-RPC  ${node.rpc.server.httpUrl ?? "-"}   WebSocket ${node.rpc.server.wsUrl ?? "-"}${node.metricsUrl ? `   metrics ${node.metricsUrl}/metrics` : ""}`,
+      `Datadir   ${datadir}${ephemeral ? " (temporary, removed on exit)" : ""}`,
+      "",
+      `Dev accounts (${formatOgpu(parseOgpu(String(opts.balance)))} oGPU each; mnemonic "${mnemonic}")`,
+      ...accounts.map((a) => `(${a.index}) ${a.address}  ${a.privateKey}`),
+      "",
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+    const signal = await untilSignal();
+    logger.info({ signal }, "Shutting down");
+    await node.stop();
+    if (ephemeral) rmSync(datadir, { recursive: true, force: true });
+  });
+  return cmd;
+}
+
+function nodeCommand(): Command {
+  const cmd = new Command("node")
+    .description("run a node on an initialized datadir")
+    .requiredOption("--datadir <dir>", "data directory (see `opengpu init`)")
+    .option(
+      "--external-cl",
+      "run the execution layer alone, driven by a consensus client over the Engine API",
+    );
+  addRpcOptions(cmd, { http: 8545, ws: 8546 });
+  addTxPoolOptions(cmd);
+  addLogOptions(cmd);
+  cmd.action(async (opts: Record<string, unknown>) => {
+    const logger = loggerFrom(opts);
+    if (opts.externalCl !== true) {
+      throw new CommanderError(
+        2,
+        "opengpu.node",
+        "the in-process consensus layer is not part of this build yet: run with --external-cl (Engine API on --authrpc.port), or use `opengpu dev`",
+      );
+    }
+    const node = await OpenGpuNode.start(
+      {
+        datadir: String(opts.datadir),
+        rpc: rpcOptionsFrom(opts),
+        metrics: metricsOptionsFrom(opts),
+        txpool: txpoolOptionsFrom(opts),
+      },
+      logger,
+    );
+    const signal = await untilSignal();
+    logger.info({ signal }, "Shutting down");
+    await node.stop();
+  });
+  return cmd;
+}
+
+export function buildProgram(): Command {
+  const program = new Command("opengpu")
+    .description("OpenGPU node: EVM execution, proof-of-stake consensus and a GPU compute layer")
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+  program.addCommand(devCommand());
+  program.addCommand(nodeCommand());
+  registerChainCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === "commander.helpDisplayed" ||
+        err.code === "commander.version" ||
+        err.code === "commander.help"
+      )
+        return;
+      if (err.code.startsWith("opengpu.")) process.stderr.write(`error: ${err.message}\n`);
+      process.exitCode = err.exitCode === 0 ? 1 : err.exitCode;
+      return;
+    }
+    process.stderr.write(`error: ${errorMessage(err)}\n`);
+    process.exitCode = 1;
+  }
+}

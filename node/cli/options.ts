@@ -1,0 +1,138 @@
+/** Shared CLI option groups and parsers (RPC, metrics, logging, txpool). */
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { createLogger, type LogFormat, type Logger, type LogLevel } from "../utils/logger.ts";
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError("must be a port number (0-65535)");
+  return n;
+}
+
+export function parsePositive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a positive number");
+  return n;
+}
+
+export function parseInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError("must be a non-negative integer");
+  return n;
+}
+
+export function parseBigInt(value: string): bigint {
+  try {
+    const n = BigInt(value);
+    if (n < 0n) throw new Error();
+    return n;
+  } catch {
+    throw new InvalidArgumentError("must be a non-negative integer");
+  }
+}
+
+/** An option holding a bigint (commander cannot print bigint defaults itself). */
+function bigOption(flags: string, description: string, def: bigint): Option {
+  return new Option(flags, description).argParser(parseBigInt).default(def, def.toString());
+}
+
+export function addLogOptions(cmd: Command): Command {
+  return cmd
+    .option("--log.level <level>", "trace, debug, info, warn, error", "info")
+    .option("--log.format <format>", "text or json (default: text on a terminal, json otherwise)");
+}
+
+export function loggerFrom(opts: Record<string, unknown>): Logger {
+  const level = String(opts["log.level"] ?? "info") as LogLevel;
+  if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(level)) {
+    throw new InvalidArgumentError(`unknown log level ${level}`);
+  }
+  const format = opts["log.format"] as LogFormat | undefined;
+  if (format !== undefined && format !== "text" && format !== "json")
+    throw new InvalidArgumentError("log format must be text or json");
+  return createLogger({ level, format });
+}
+
+export function addRpcOptions(cmd: Command, defaults: { http: number; ws: number }): Command {
+  return cmd
+    .option("--http.addr <host>", "JSON-RPC HTTP and WebSocket listen address", "127.0.0.1")
+    .option("--http.port <port>", "JSON-RPC HTTP port", parsePort, defaults.http)
+    .option("--ws.port <port>", "JSON-RPC WebSocket port", parsePort, defaults.ws)
+    .option("--http.corsdomain <origins>", 'comma-separated browser origins allowed ("*" for any)', "")
+    .addOption(
+      bigOption(
+        "--rpc.gascap <gas>",
+        "gas cap for eth_call, eth_estimateGas and traces (0 = none)",
+        50_000_000n,
+      ),
+    )
+    .option("--rpc.evmtimeout <ms>", "time limit for EVM work in one call (ms)", parseInteger, 5_000)
+    .addOption(
+      bigOption(
+        "--rpc.txfeecap <wei>",
+        "largest fee a submitted transaction may pay (wei, 0 = none)",
+        10n ** 21n,
+      ),
+    )
+    .option("--rpc.batchlimit <n>", "most calls in one batch request", parseInteger, 1_000)
+    .option(
+      "--rpc.bodylimit <bytes>",
+      "largest request body or WebSocket message",
+      parseInteger,
+      5 * 1024 * 1024,
+    )
+    .option("--rpc.ratelimit <n>", "requests per second per client address (0 = unlimited)", parseInteger, 0)
+    .addOption(bigOption("--rpc.logsrange <blocks>", "most blocks one eth_getLogs may span", 10_000n))
+    .option("--rpc.debug", "serve the debug_ namespace (on by default in dev)")
+    .option("--metrics.addr <host>", "Prometheus metrics listen address", "127.0.0.1")
+    .option("--metrics.port <port>", "Prometheus metrics port (/metrics); off unless set", parsePort);
+}
+
+export function rpcOptionsFrom(opts: Record<string, unknown>) {
+  const cors = String(opts["http.corsdomain"] ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  return {
+    host: String(opts["http.addr"]),
+    httpPort: opts["http.port"] as number,
+    wsPort: opts["ws.port"] as number,
+    bodyLimit: opts["rpc.bodylimit"] as number,
+    batchLimit: opts["rpc.batchlimit"] as number,
+    corsOrigins: cors,
+    rateLimit: opts["rpc.ratelimit"] as number,
+    debug: opts["rpc.debug"] === true,
+    options: {
+      gasCap: opts["rpc.gascap"] as bigint,
+      evmTimeoutMs: opts["rpc.evmtimeout"] as number,
+      txFeeCap: opts["rpc.txfeecap"] as bigint,
+      logsMaxRange: opts["rpc.logsrange"] as bigint,
+    },
+  };
+}
+
+export function metricsOptionsFrom(
+  opts: Record<string, unknown>,
+): { host: string; port: number } | undefined {
+  const port = opts["metrics.port"] as number | undefined;
+  return port === undefined ? undefined : { host: String(opts["metrics.addr"]), port };
+}
+
+export function addTxPoolOptions(cmd: Command): Command {
+  return cmd
+    .option("--txpool.globalslots <n>", "most transactions the pool holds", parseInteger, 16_384)
+    .option("--txpool.globalqueue <n>", "most nonce-gapped transactions the pool holds", parseInteger, 4_096)
+    .option("--txpool.accountqueue <n>", "most nonce-gapped transactions per sender", parseInteger, 64)
+    .addOption(bigOption("--txpool.pricelimit <wei>", "minimum priority fee for remote transactions", 1n))
+    .option("--txpool.nojournal", "do not persist local transactions across restarts");
+}
+
+export function txpoolOptionsFrom(opts: Record<string, unknown>) {
+  return {
+    globalSlots: opts["txpool.globalslots"] as number,
+    globalQueue: opts["txpool.globalqueue"] as number,
+    accountQueue: opts["txpool.accountqueue"] as number,
+    priceLimit: opts["txpool.pricelimit"] as bigint,
+    journal: opts["txpool.nojournal"] !== true,
+  };
+}

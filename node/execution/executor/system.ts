@@ -1,0 +1,155 @@
+/**
+ * Block-level state changes outside transactions (Cancun/Prague), identical to what
+ * ethereumjs' `runBlock` applies on import, so blocks we build validate everywhere:
+ * - before transactions: EIP-4788 parent beacon root and EIP-2935 parent hash ring buffers;
+ * - after transactions: EIP-4895 withdrawals, then EIP-7685 requests (EIP-6110 deposits from
+ *   receipts, EIP-7002 withdrawal and EIP-7251 consolidation queues via system calls).
+ */
+
+import type { Log } from "@ethereumjs/evm";
+import {
+  Account,
+  Address,
+  bigIntToBytes,
+  bytesToBigInt,
+  bytesToHex,
+  CLRequest,
+  CLRequestType,
+  concatBytes,
+  createAddressFromString,
+  createWithdrawal,
+  setLengthLeft,
+  type WithdrawalData,
+} from "@ethereumjs/util";
+import type { VM } from "@ethereumjs/vm";
+import { BEACON_ROOTS, HISTORY_STORAGE, SYSTEM_ADDRESS } from "../../../genesis/system-contracts.ts";
+
+const SYSTEM = createAddressFromString(SYSTEM_ADDRESS);
+const BEACON_ROOTS_ADDRESS = createAddressFromString(BEACON_ROOTS.address);
+const HISTORY_ADDRESS = createAddressFromString(HISTORY_STORAGE.address);
+const GWEI = 1_000_000_000n;
+const DEPOSIT_TOPIC = "0x649bbc62d0e31342afea4e5cd82d4049e7e1ee912fc0889aa790803be39038c5";
+
+function word(n: bigint): Uint8Array {
+  return setLengthLeft(bigIntToBytes(n), 32);
+}
+
+/** EIP-4788 and EIP-2935 ring-buffer writes at the start of a block. */
+export async function applyPreBlockSystemWrites(
+  vm: VM,
+  header: { number: bigint; timestamp: bigint; parentHash: Uint8Array; parentBeaconBlockRoot?: Uint8Array },
+): Promise<void> {
+  const sm = vm.stateManager;
+  if (vm.common.isActivatedEIP(4788)) {
+    const code = await sm.getCode(BEACON_ROOTS_ADDRESS);
+    if (code.length > 0) {
+      const length = BigInt(vm.common.param("historicalRootsLength"));
+      const index = header.timestamp % length;
+      await sm.putStorage(BEACON_ROOTS_ADDRESS, word(index), bigIntToBytes(header.timestamp));
+      await sm.putStorage(
+        BEACON_ROOTS_ADDRESS,
+        word(index + length),
+        header.parentBeaconBlockRoot ?? new Uint8Array(32),
+      );
+      await vm.evm.journal.cleanup();
+    }
+  }
+  if (vm.common.isActivatedEIP(2935)) {
+    const code = await sm.getCode(HISTORY_ADDRESS);
+    if (code.length > 0) {
+      const window = vm.common.param("historyServeWindow");
+      await sm.putStorage(HISTORY_ADDRESS, word((header.number - 1n) % window), header.parentHash);
+      await vm.evm.journal.cleanup();
+    }
+  }
+}
+
+/** EIP-4895: credits withdrawals (amounts in Gwei). */
+export async function applyWithdrawals(vm: VM, withdrawals: readonly WithdrawalData[]): Promise<void> {
+  for (const data of withdrawals) {
+    const withdrawal = createWithdrawal(data);
+    if (withdrawal.amount === 0n) continue;
+    const account = (await vm.stateManager.getAccount(withdrawal.address)) ?? new Account();
+    account.balance += withdrawal.amount * GWEI;
+    await vm.evm.journal.putAccount(withdrawal.address, account);
+  }
+  await vm.evm.journal.cleanup();
+}
+
+/** EIP-6110: deposit requests from deposit-contract logs, in receipt order. */
+export function depositRequestFromLogs(
+  depositContract: string,
+  logs: Iterable<Log>,
+): CLRequest<CLRequestType> {
+  const target = depositContract.toLowerCase();
+  const parts: Uint8Array[] = [];
+  for (const [address, topics, data] of logs) {
+    if (topics.length === 0 || bytesToHex(topics[0]) !== DEPOSIT_TOPIC) continue;
+    if (bytesToHex(address) !== target) continue;
+    parts.push(parseDepositLog(data));
+  }
+  return new CLRequest(CLRequestType.Deposit, concatBytes(...parts));
+}
+
+const DEPOSIT_LAYOUT: [offset: number, size: number][] = [
+  [160, 48], // pubkey
+  [256, 32], // withdrawal credentials
+  [320, 8], // amount
+  [384, 96], // signature
+  [512, 8], // index
+];
+
+function parseDepositLog(data: Uint8Array): Uint8Array {
+  if (data.length !== 576) throw new Error("invalid deposit log: unsupported data layout");
+  const out: Uint8Array[] = [];
+  DEPOSIT_LAYOUT.forEach(([offset, size], i) => {
+    const headOffset = bytesToBigInt(data.subarray(i * 32, i * 32 + 32));
+    const length = bytesToBigInt(data.subarray(offset, offset + 32));
+    if (headOffset !== BigInt(offset) || length !== BigInt(size)) {
+      throw new Error("invalid deposit log: unsupported data layout");
+    }
+    out.push(data.slice(offset + 32, offset + 32 + size));
+  });
+  return concatBytes(...out);
+}
+
+async function dequeueSystemCall(
+  vm: VM,
+  contract: Address,
+  type: CLRequestType,
+): Promise<CLRequest<CLRequestType>> {
+  const sm = vm.stateManager;
+  const systemAccount = await sm.getAccount(SYSTEM);
+  if ((await sm.getAccount(contract)) === undefined) return new CLRequest(type, new Uint8Array(0));
+  const result = await vm.evm.runCall({
+    caller: SYSTEM,
+    to: contract,
+    gasLimit: vm.common.param("systemCallGasLimit"),
+  });
+  if (systemAccount === undefined) await sm.deleteAccount(SYSTEM);
+  else await sm.putAccount(SYSTEM, systemAccount);
+  return new CLRequest(type, result.execResult.returnValue);
+}
+
+/** EIP-7685 requests of a block, in type order, after its transactions and withdrawals ran. */
+export async function accumulateRequests(
+  vm: VM,
+  depositContract: string,
+  logs: Iterable<Log>,
+): Promise<CLRequest<CLRequestType>[]> {
+  const requests: CLRequest<CLRequestType>[] = [];
+  if (vm.common.isActivatedEIP(6110)) requests.push(depositRequestFromLogs(depositContract, logs));
+  if (vm.common.isActivatedEIP(7002)) {
+    const address = new Address(
+      setLengthLeft(bigIntToBytes(vm.common.param("withdrawalRequestPredeployAddress")), 20),
+    );
+    requests.push(await dequeueSystemCall(vm, address, CLRequestType.Withdrawal));
+  }
+  if (vm.common.isActivatedEIP(7251)) {
+    const address = new Address(
+      setLengthLeft(bigIntToBytes(vm.common.param("consolidationRequestPredeployAddress")), 20),
+    );
+    requests.push(await dequeueSystemCall(vm, address, CLRequestType.Consolidation));
+  }
+  return requests;
+}

@@ -1,0 +1,166 @@
+/**
+ * One OpenGPU node process: the execution layer, its JSON-RPC server, metrics, and (for the
+ * dev chain) a block producer driving the Engine API. The consensus, p2p and compute layers
+ * plug in here as they land.
+ */
+import { bytesToHex } from "@ethereumjs/util";
+import { type FastifyInstance, fastify } from "fastify";
+import type { DevAccount } from "../genesis/dev-accounts.ts";
+import type { GethGenesis } from "../genesis/types.ts";
+import { DEFAULT_RPC_OPTIONS, JsonRpc, type RpcContext, type RpcOptions } from "./api/rpc/index.ts";
+import { devSigner } from "./dev/signer.ts";
+import { DevBlockProducer } from "./execution/dev/producer.ts";
+import type { Hex } from "./execution/engine/types.ts";
+import { ExecutionLayer } from "./execution/index.ts";
+import type { TxPoolOptions } from "./execution/txpool/pool.ts";
+import { createMetrics, type Metrics } from "./metrics/index.ts";
+import type { Logger } from "./utils/logger.ts";
+import { VERSION } from "./version.ts";
+
+export interface NodeOptions {
+  datadir: string;
+  genesis?: GethGenesis;
+  rpc: {
+    host: string;
+    httpPort?: number;
+    wsPort?: number;
+    bodyLimit: number;
+    batchLimit: number;
+    corsOrigins: string[];
+    rateLimit: number;
+    /** Serve the debug_ namespace (always on for the dev chain). */
+    debug: boolean;
+    options: Partial<RpcOptions>;
+  };
+  metrics?: { host: string; port: number };
+  txpool?: TxPoolOptions;
+  /** Extra data for blocks this node builds. */
+  extraData?: Uint8Array;
+  /** Dev chain: a block producer and the dev accounts' signer. */
+  dev?: { blockTime: number; automine: boolean; accounts: DevAccount[]; feeRecipient: Hex };
+}
+
+export class OpenGpuNode {
+  readonly el: ExecutionLayer;
+  readonly rpc: JsonRpc;
+  readonly metrics: Metrics;
+  readonly producer: DevBlockProducer | undefined;
+  private readonly metricsServer: FastifyInstance | undefined;
+  private readonly logger: Logger;
+  metricsUrl: string | undefined;
+
+  private constructor(parts: {
+    el: ExecutionLayer;
+    rpc: JsonRpc;
+    metrics: Metrics;
+    producer?: DevBlockProducer;
+    metricsServer?: FastifyInstance;
+    metricsUrl?: string;
+    logger: Logger;
+  }) {
+    this.el = parts.el;
+    this.rpc = parts.rpc;
+    this.metrics = parts.metrics;
+    this.producer = parts.producer;
+    this.metricsServer = parts.metricsServer;
+    this.metricsUrl = parts.metricsUrl;
+    this.logger = parts.logger;
+  }
+
+  static async start(opts: NodeOptions, logger: Logger): Promise<OpenGpuNode> {
+    const metrics = createMetrics({ collectDefault: true });
+    const el = await ExecutionLayer.open(
+      {
+        datadir: opts.datadir,
+        genesis: opts.genesis,
+        txpool: opts.txpool,
+        engine: {
+          extraData: opts.extraData,
+          maxBuildMillis: opts.dev !== undefined ? Math.max(500, opts.dev.blockTime * 750) : 1_000,
+        },
+      },
+      { logger, metrics },
+    );
+    let producer: DevBlockProducer | undefined;
+    if (opts.dev !== undefined) {
+      producer = new DevBlockProducer(
+        { blockTime: opts.dev.blockTime, automine: opts.dev.automine, feeRecipient: opts.dev.feeRecipient },
+        {
+          engine: el.engine,
+          logger: logger.child({ module: "dev" }),
+          head: () => ({
+            hash: bytesToHex(el.chain.head.hash()) as Hex,
+            timestamp: el.chain.head.header.timestamp,
+            number: el.chain.head.header.number,
+          }),
+          onPending: (listener) => el.pool.on("pending", listener),
+        },
+      );
+    }
+    const namespaces = new Set(DEFAULT_RPC_OPTIONS.namespaces);
+    if (opts.dev !== undefined || opts.rpc.debug) namespaces.add("debug");
+    const ctx: RpcContext = {
+      chain: el.chain,
+      pool: el.pool,
+      opts: { ...DEFAULT_RPC_OPTIONS, namespaces, ...opts.rpc.options },
+      clientVersion: `opengpu/v${VERSION}/${process.platform}-${process.arch}/node${process.versions.node}`,
+      signer: opts.dev !== undefined ? devSigner(opts.dev.accounts) : undefined,
+      awaitInclusion:
+        opts.dev?.automine === true && producer !== undefined
+          ? async (txHash) => {
+              const p = producer as DevBlockProducer;
+              // Mine until the transaction is in a block or has left the pool (dropped).
+              for (let i = 0; i < 3 && el.chain.store.getTransaction(hexBytes(txHash)) === undefined; i++) {
+                await p.trigger();
+                if (el.pool.get(txHash) === undefined) break;
+              }
+            }
+          : undefined,
+      peerCount: () => 0,
+      syncStatus: () => false,
+    };
+    const rpc = await JsonRpc.start(
+      {
+        host: opts.rpc.host,
+        httpPort: opts.rpc.httpPort,
+        wsPort: opts.rpc.wsPort,
+        bodyLimit: opts.rpc.bodyLimit,
+        batchLimit: opts.rpc.batchLimit,
+        callTimeoutMs: 30_000,
+        corsOrigins: opts.rpc.corsOrigins,
+        rateLimit: opts.rpc.rateLimit,
+        health: () => ({
+          head: Number(el.chain.head.header.number),
+          finalized: Number(el.chain.finalized.number),
+        }),
+      },
+      ctx,
+      { logger: logger.child({ module: "rpc" }), metrics: metrics.rpc },
+    );
+    let metricsServer: FastifyInstance | undefined;
+    let metricsUrl: string | undefined;
+    if (opts.metrics !== undefined) {
+      metricsServer = fastify({ logger: false });
+      metricsServer.get("/metrics", async (_req, reply) => {
+        reply.header("content-type", metrics.registry.contentType);
+        return metrics.registry.metrics();
+      });
+      metricsUrl = await metricsServer.listen({ host: opts.metrics.host, port: opts.metrics.port });
+      logger.info({ url: `${metricsUrl}/metrics` }, "Metrics listening");
+    }
+    producer?.start();
+    return new OpenGpuNode({ el, rpc, metrics, producer, metricsServer, metricsUrl, logger });
+  }
+
+  async stop(): Promise<void> {
+    await this.producer?.stop();
+    await this.rpc.stop();
+    await this.metricsServer?.close();
+    await this.el.close();
+    this.logger.info("Stopped");
+  }
+}
+
+function hexBytes(hex: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(hex.slice(2), "hex"));
+}

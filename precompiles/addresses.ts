@@ -1,0 +1,26 @@
+/**
+ * Fixed addresses of OpenGPU's system contracts.
+ *
+ * They live in one readable block, `0x4f475055` ("OGPU") followed by a one-byte index, far from
+ * Ethereum's precompile range (0x01..0x11) and from any address a key or CREATE can produce in
+ * practice. The protocol's own accounts (vesting, provider rewards) hold their genesis
+ * allocations at these addresses; the contracts that move those funds are native precompiles.
+ */
+export const SYSTEM_CONTRACT_ADDRESSES = {
+  /** Validator deposits (EIP-6110 deposit events), used by the consensus layer. */
+  deposit: "0x4f47505500000000000000000000000000000001",
+  /** Provider registry and staking. */
+  providerRegistry: "0x4f47505500000000000000000000000000000002",
+  /** ONNX model registry. */
+  modelRegistry: "0x4f47505500000000000000000000000000000003",
+  /** Batch and streaming task market. */
+  taskMarket: "0x4f47505500000000000000000000000000000004",
+  /** Team and advisor vesting: holds the team allocation, releases it linearly. */
+  vesting: "0x4f47505500000000000000000000000000000005",
+  /** Provider rewards pool: holds the provider-rewards allocation, released over 10 years. */
+  rewards: "0x4f47505500000000000000000000000000000006",
+  /** On-chain governance (stake-weighted proposals, votes, timelock). */
+  governance: "0x4f47505500000000000000000000000000000007",
+} as const;
+
+export type SystemContractName = keyof typeof SYSTEM_CONTRACT_ADDRESSES;
