@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { SYSTEM_CONTRACT_ADDRESSES } from "../precompiles/addresses.ts";
 import {
   buildGenesis,
   deriveDevAccounts,
@@ -11,7 +12,6 @@ import {
   TEST_MNEMONIC,
   totalSupply,
 } from "./index.ts";
-import { SYSTEM_CONTRACT_ADDRESSES } from "../precompiles/addresses.ts";
 
 describe("dev accounts", () => {
   it("derive the accounts Hardhat and Anvil print for the test mnemonic", () => {
@@ -31,11 +31,14 @@ describe("OpenGPU genesis", () => {
 
   it("pays dev accounts out of the community share and holds locked shares at system contracts", () => {
     const dev = deriveDevAccounts(TEST_MNEMONIC, 10);
-    for (const account of dev) expect(BigInt(genesis.alloc[account.address].balance ?? 0)).toBe(10_000n * ONE_OGPU);
+    for (const account of dev)
+      expect(BigInt(genesis.alloc[account.address].balance ?? 0)).toBe(10_000n * ONE_OGPU);
     const community = "0x71be63f3384f5fb98995898a86b02fb2426c5788";
     expect(BigInt(genesis.alloc[community].balance ?? 0)).toBe((3_150_000n - 100_000n) * ONE_OGPU);
     expect(BigInt(genesis.alloc[SYSTEM_CONTRACT_ADDRESSES.vesting].balance ?? 0)).toBe(3_150_000n * ONE_OGPU);
-    expect(BigInt(genesis.alloc[SYSTEM_CONTRACT_ADDRESSES.rewards].balance ?? 0)).toBe(10_500_000n * ONE_OGPU);
+    expect(BigInt(genesis.alloc[SYSTEM_CONTRACT_ADDRESSES.rewards].balance ?? 0)).toBe(
+      10_500_000n * ONE_OGPU,
+    );
   });
 
   it("activates every fork through Prague at genesis and deploys the system contracts", () => {
@@ -52,12 +55,20 @@ describe("OpenGPU genesis", () => {
 
   it("rejects a share that differs from the token table", () => {
     const definition = devnetDefinition();
-    const bad = { ...definition, allocation: { ...definition.allocation, reserve: { ...definition.allocation.reserve, amount: "2100001" } } };
+    const bad = {
+      ...definition,
+      allocation: {
+        ...definition.allocation,
+        reserve: { ...definition.allocation.reserve, amount: "2100001" },
+      },
+    };
     expect(() => buildGenesis(bad)).toThrow(/reserve must be 2100000 oGPU/);
   });
 
   it("rejects dev accounts that exceed the community share", () => {
-    const definition = devnetDefinition({ devAccounts: { mnemonic: TEST_MNEMONIC, count: 400, balance: "10000" } });
+    const definition = devnetDefinition({
+      devAccounts: { mnemonic: TEST_MNEMONIC, count: 400, balance: "10000" },
+    });
     expect(() => buildGenesis(definition)).toThrow(GenesisError);
   });
 });

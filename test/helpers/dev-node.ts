@@ -1,0 +1,118 @@
+/**
+ * Starts a real dev node in-process for tests: temp LevelDB datadir, random loopback ports,
+ * silent logs. Everything a test needs to talk to it over HTTP or WebSocket.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type DevAccount,
+  deriveDevAccounts,
+  devnetDefinition,
+  resolveGenesis,
+  TEST_MNEMONIC,
+} from "../../genesis/index.ts";
+import type { GethGenesis } from "../../genesis/types.ts";
+import type { Hex } from "../../node/execution/engine/types.ts";
+import { type NodeOptions, OpenGpuNode } from "../../node/node.ts";
+import { createLogger, silentLogger } from "../../node/utils/logger.ts";
+
+export interface DevNodeHandle {
+  node: OpenGpuNode;
+  httpUrl: string;
+  wsUrl: string;
+  datadir: string;
+  accounts: DevAccount[];
+  /** JSON-RPC call over HTTP; returns the full response object. */
+  rpc(
+    method: string,
+    params?: unknown[],
+  ): Promise<{ result?: unknown; error?: { code: number; message: string; data?: unknown } }>;
+  /** JSON-RPC call that throws on error and returns `result`. */
+  call<T = unknown>(method: string, params?: unknown[]): Promise<T>;
+  stop(opts?: { keepDatadir?: boolean }): Promise<void>;
+}
+
+export interface DevNodeOptions {
+  automine?: boolean;
+  blockTime?: number;
+  datadir?: string;
+  genesis?: GethGenesis;
+  accounts?: number;
+  rpc?: Partial<NodeOptions["rpc"]>;
+  metrics?: boolean;
+  /** Log to stderr at this level instead of discarding logs. */
+  logLevel?: "debug" | "info";
+}
+
+export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHandle> {
+  const datadir = opts.datadir ?? mkdtempSync(join(tmpdir(), "opengpu-test-"));
+  const count = opts.accounts ?? 10;
+  const accounts = deriveDevAccounts(TEST_MNEMONIC, count);
+  const genesis =
+    opts.genesis ??
+    resolveGenesis(devnetDefinition({ devAccounts: { mnemonic: TEST_MNEMONIC, count, balance: "10000" } }), {
+      now: Math.floor(Date.now() / 1000) - 10,
+    });
+  const logger =
+    opts.logLevel !== undefined ? createLogger({ level: opts.logLevel, format: "text" }) : silentLogger();
+  const node = await OpenGpuNode.start(
+    {
+      datadir,
+      genesis,
+      rpc: {
+        host: "127.0.0.1",
+        httpPort: 0,
+        wsPort: 0,
+        bodyLimit: 5 * 1024 * 1024,
+        batchLimit: 1000,
+        corsOrigins: [],
+        rateLimit: 0,
+        debug: true,
+        options: {},
+        ...opts.rpc,
+      },
+      metrics: opts.metrics === true ? { host: "127.0.0.1", port: 0 } : undefined,
+      dev: {
+        blockTime: opts.blockTime ?? 1,
+        automine: opts.automine ?? true,
+        accounts,
+        feeRecipient: accounts[0].address as Hex,
+      },
+    },
+    logger,
+  );
+  const httpUrl = node.rpc.server.httpUrl ?? "";
+  const wsUrl = node.rpc.server.wsUrl ?? "";
+  let id = 0;
+  const rpc = async (method: string, params: unknown[] = []) => {
+    const response = await fetch(httpUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params }),
+    });
+    return (await response.json()) as {
+      result?: unknown;
+      error?: { code: number; message: string; data?: unknown };
+    };
+  };
+  return {
+    node,
+    httpUrl,
+    wsUrl,
+    datadir,
+    accounts,
+    rpc,
+    async call<T>(method: string, params: unknown[] = []): Promise<T> {
+      const response = await rpc(method, params);
+      if (response.error !== undefined)
+        throw new Error(`${method}: ${response.error.code} ${response.error.message}`);
+      return response.result as T;
+    },
+    async stop(stopOpts = {}) {
+      await node.stop();
+      if (stopOpts.keepDatadir !== true && opts.datadir === undefined)
+        rmSync(datadir, { recursive: true, force: true });
+    },
+  };
+}
