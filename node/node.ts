@@ -7,6 +7,7 @@ import { bytesToHex } from "@ethereumjs/util";
 import { type FastifyInstance, fastify } from "fastify";
 import type { DevAccount } from "../genesis/dev-accounts.ts";
 import type { GethGenesis } from "../genesis/types.ts";
+import { type AuthRpcOptions, type EngineServer, startEngineApi } from "./api/engine/index.ts";
 import { DEFAULT_RPC_OPTIONS, JsonRpc, type RpcContext, type RpcOptions } from "./api/rpc/index.ts";
 import { devSigner } from "./dev/signer.ts";
 import { DevBlockProducer } from "./execution/dev/producer.ts";
@@ -36,6 +37,8 @@ export interface NodeOptions {
   txpool?: TxPoolOptions;
   /** Extra data for blocks this node builds. */
   extraData?: Uint8Array;
+  /** Serve the Engine API over JWT-authenticated HTTP (geth's --authrpc.*). */
+  authrpc?: AuthRpcOptions;
   /** Dev chain: a block producer and the dev accounts' signer. */
   dev?: { blockTime: number; automine: boolean; accounts: DevAccount[]; feeRecipient: Hex };
 }
@@ -45,6 +48,10 @@ export class OpenGpuNode {
   readonly rpc: JsonRpc;
   readonly metrics: Metrics;
   readonly producer: DevBlockProducer | undefined;
+  /** The authenticated Engine API server, when `authrpc` was given. */
+  readonly engineApi: EngineServer | undefined;
+  /** Where the Engine API's JWT secret lives, when it is served. */
+  readonly jwtSecretFile: string | undefined;
   private readonly metricsServer: FastifyInstance | undefined;
   private readonly logger: Logger;
   metricsUrl: string | undefined;
@@ -54,6 +61,7 @@ export class OpenGpuNode {
     rpc: JsonRpc;
     metrics: Metrics;
     producer?: DevBlockProducer;
+    engineApi?: { server: EngineServer; jwtSecretFile: string };
     metricsServer?: FastifyInstance;
     metricsUrl?: string;
     logger: Logger;
@@ -62,6 +70,8 @@ export class OpenGpuNode {
     this.rpc = parts.rpc;
     this.metrics = parts.metrics;
     this.producer = parts.producer;
+    this.engineApi = parts.engineApi?.server;
+    this.jwtSecretFile = parts.engineApi?.jwtSecretFile;
     this.metricsServer = parts.metricsServer;
     this.metricsUrl = parts.metricsUrl;
     this.logger = parts.logger;
@@ -109,10 +119,14 @@ export class OpenGpuNode {
         opts.dev?.automine === true && producer !== undefined
           ? async (txHash) => {
               const p = producer as DevBlockProducer;
+              const mined = () => el.chain.store.getTransaction(hexBytes(txHash)) !== undefined;
+              // The pool's 'pending' event already started the block that includes the
+              // transaction: wait for it rather than asking for another (an empty block).
+              await p.idle();
               // Mine until the transaction is in a block or has left the pool (dropped).
-              for (let i = 0; i < 3 && el.chain.store.getTransaction(hexBytes(txHash)) === undefined; i++) {
-                await p.trigger();
+              for (let i = 0; i < 3 && !mined(); i++) {
                 if (el.pool.get(txHash) === undefined) break;
+                await p.trigger();
               }
             }
           : undefined,
@@ -137,6 +151,23 @@ export class OpenGpuNode {
       ctx,
       { logger: logger.child({ module: "rpc" }), metrics: metrics.rpc },
     );
+    const engineApi =
+      opts.authrpc !== undefined
+        ? await startEngineApi(
+            { ...opts.authrpc, datadir: opts.datadir },
+            {
+              engine: el.engine,
+              eth: ctx,
+              logger: logger.child({ module: "engine-api" }),
+              metrics: metrics.rpc,
+            },
+          ).catch(async (err: unknown) => {
+            // e.g. port 8551 taken: release the datadir and the RPC ports before failing.
+            await rpc.stop();
+            await el.close();
+            throw err;
+          })
+        : undefined;
     let metricsServer: FastifyInstance | undefined;
     let metricsUrl: string | undefined;
     if (opts.metrics !== undefined) {
@@ -149,11 +180,12 @@ export class OpenGpuNode {
       logger.info({ url: `${metricsUrl}/metrics` }, "Metrics listening");
     }
     producer?.start();
-    return new OpenGpuNode({ el, rpc, metrics, producer, metricsServer, metricsUrl, logger });
+    return new OpenGpuNode({ el, rpc, metrics, producer, engineApi, metricsServer, metricsUrl, logger });
   }
 
   async stop(): Promise<void> {
     await this.producer?.stop();
+    await this.engineApi?.stop();
     await this.rpc.stop();
     await this.metricsServer?.close();
     await this.el.close();

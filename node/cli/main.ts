@@ -8,15 +8,19 @@ import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { deriveDevAccounts, devnetDefinition, resolveGenesis, TEST_MNEMONIC } from "../../genesis/index.ts";
 import { formatOgpu, parseOgpu } from "../../genesis/token.ts";
+import { DEFAULT_AUTHRPC_PORT } from "../api/engine/index.ts";
 import type { Hex } from "../execution/engine/types.ts";
 import { OpenGpuNode } from "../node.ts";
 import { errorMessage } from "../utils/errors.ts";
 import { VERSION } from "../version.ts";
 import { registerChainCommands } from "./chain-commands.ts";
+import { registerImportExportCommands } from "./import-export.ts";
 import {
+  addAuthRpcOptions,
   addLogOptions,
   addRpcOptions,
   addTxPoolOptions,
+  authRpcOptionsFrom,
   loggerFrom,
   metricsOptionsFrom,
   parseInteger,
@@ -47,6 +51,7 @@ function devCommand(): Command {
     .option("--mnemonic <words>", "mnemonic the dev accounts derive from", TEST_MNEMONIC)
     .option("--chain-id <id>", "chain id", parseInteger, 1337);
   addRpcOptions(cmd, { http: 8545, ws: 8546 });
+  addAuthRpcOptions(cmd);
   addTxPoolOptions(cmd);
   addLogOptions(cmd);
   cmd.action(async (opts: Record<string, unknown>) => {
@@ -71,6 +76,7 @@ function devCommand(): Command {
         rpc: rpcOptionsFrom(opts),
         metrics: metricsOptionsFrom(opts),
         txpool: txpoolOptionsFrom(opts),
+        authrpc: authRpcOptionsFrom(opts),
         extraData: new TextEncoder().encode("opengpu-dev"),
         dev: {
           blockTime: opts.blockTime as number,
@@ -85,6 +91,9 @@ function devCommand(): Command {
       "",
       `OpenGPU dev chain v${VERSION}  chain id ${node.el.chain.config.chainId}  ${opts.automine === true ? "automine" : `block time ${opts.blockTime}s`}`,
       `JSON-RPC  ${node.rpc.server.httpUrl ?? "-"}   WebSocket ${node.rpc.server.wsUrl ?? "-"}${node.metricsUrl ? `   metrics ${node.metricsUrl}/metrics` : ""}`,
+      ...(node.engineApi !== undefined
+        ? [`Engine API ${node.engineApi.url ?? "-"}   JWT secret ${node.jwtSecretFile ?? "-"}`]
+        : []),
       `Datadir   ${datadir}${ephemeral ? " (temporary, removed on exit)" : ""}`,
       "",
       `Dev accounts (${formatOgpu(parseOgpu(String(opts.balance)))} oGPU each; mnemonic "${mnemonic}")`,
@@ -109,6 +118,7 @@ function nodeCommand(): Command {
       "run the execution layer alone, driven by a consensus client over the Engine API",
     );
   addRpcOptions(cmd, { http: 8545, ws: 8546 });
+  addAuthRpcOptions(cmd, { port: DEFAULT_AUTHRPC_PORT });
   addTxPoolOptions(cmd);
   addLogOptions(cmd);
   cmd.action(async (opts: Record<string, unknown>) => {
@@ -120,12 +130,14 @@ function nodeCommand(): Command {
         "the in-process consensus layer is not part of this build yet: run with --external-cl (Engine API on --authrpc.port), or use `opengpu dev`",
       );
     }
+    // EL-only: no block producer; head, safe and finalized move only on forkchoiceUpdated.
     const node = await OpenGpuNode.start(
       {
         datadir: String(opts.datadir),
         rpc: rpcOptionsFrom(opts),
         metrics: metricsOptionsFrom(opts),
         txpool: txpoolOptionsFrom(opts),
+        authrpc: authRpcOptionsFrom(opts),
       },
       logger,
     );
@@ -145,6 +157,7 @@ export function buildProgram(): Command {
   program.addCommand(devCommand());
   program.addCommand(nodeCommand());
   registerChainCommands(program);
+  registerImportExportCommands(program);
   return program;
 }
 

@@ -136,3 +136,37 @@ export function txpoolOptionsFrom(opts: Record<string, unknown>) {
     journal: opts["txpool.nojournal"] !== true,
   };
 }
+
+/**
+ * Engine API flags (geth's names). With a default port the API is always served; without one only
+ * when --authrpc.port is given.
+ */
+export function addAuthRpcOptions(cmd: Command, defaults: { port?: number } = {}): Command {
+  const port = new Option(
+    "--authrpc.port <port>",
+    defaults.port !== undefined
+      ? "Engine API (JWT-authenticated JSON-RPC) port"
+      : "serve the Engine API (JWT-authenticated JSON-RPC) on this port",
+  ).argParser(parsePort);
+  if (defaults.port !== undefined) port.default(defaults.port);
+  return cmd
+    .option("--authrpc.addr <host>", "Engine API listen address", "127.0.0.1")
+    .addOption(port)
+    .option(
+      "--authrpc.jwtsecret <file>",
+      "file holding the 32-byte hex JWT secret shared with the consensus client; created (mode 0600) if missing (default: <datadir>/jwtsecret)",
+    );
+}
+
+export function authRpcOptionsFrom(
+  opts: Record<string, unknown>,
+): { host: string; port: number; jwtSecretFile?: string } | undefined {
+  const port = opts["authrpc.port"] as number | undefined;
+  if (port === undefined) return undefined;
+  const secret = opts["authrpc.jwtsecret"];
+  return {
+    host: String(opts["authrpc.addr"]),
+    port,
+    jwtSecretFile: secret === undefined ? undefined : String(secret),
+  };
+}

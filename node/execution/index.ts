@@ -15,6 +15,7 @@ import type { Logger } from "../utils/logger.ts";
 import { Blockchain } from "./chain/blockchain.ts";
 import { ChainDB } from "./db/chain-db.ts";
 import { type EngineOptions, InProcessEngine } from "./engine/in-process.ts";
+import { SenderRecovery } from "./sender-recovery.ts";
 import { TxPool, type TxPoolOptions } from "./txpool/pool.ts";
 
 export { Blockchain } from "./chain/blockchain.ts";
@@ -43,8 +44,16 @@ export class ExecutionLayer {
   readonly chain: Blockchain;
   readonly pool: TxPool;
   readonly engine: InProcessEngine;
+  private readonly recovery: SenderRecovery;
 
-  private constructor(db: ChainDB, chain: Blockchain, pool: TxPool, engine: InProcessEngine) {
+  private constructor(
+    db: ChainDB,
+    chain: Blockchain,
+    pool: TxPool,
+    engine: InProcessEngine,
+    recovery: SenderRecovery,
+  ) {
+    this.recovery = recovery;
     this.db = db;
     this.chain = chain;
     this.pool = pool;
@@ -55,6 +64,7 @@ export class ExecutionLayer {
     const { logger, metrics } = modules;
     mkdirSync(opts.datadir, { recursive: true });
     const db = await ChainDB.open(`${opts.datadir}/chaindata`);
+    const recovery = new SenderRecovery();
     try {
       if (!Blockchain.isInitialized(db)) {
         if (opts.genesis === undefined) {
@@ -68,11 +78,13 @@ export class ExecutionLayer {
         db,
         logger: logger.child({ module: "chain" }),
         metrics: metrics?.chain,
+        recovery,
       });
       const pool = new TxPool(opts.txpool ?? {}, {
         chain,
         logger: logger.child({ module: "txpool" }),
         metrics: metrics?.txpool,
+        recovery,
       });
       await pool.start();
       const engine = new InProcessEngine(opts.engine ?? {}, {
@@ -81,8 +93,9 @@ export class ExecutionLayer {
         logger: logger.child({ module: "engine" }),
         metrics: metrics?.chain,
       });
-      return new ExecutionLayer(db, chain, pool, engine);
+      return new ExecutionLayer(db, chain, pool, engine, recovery);
     } catch (err) {
+      await recovery.close();
       await db.close();
       throw err;
     }
@@ -90,6 +103,7 @@ export class ExecutionLayer {
 
   async close(): Promise<void> {
     await this.pool.stop();
+    await this.recovery.close();
     await this.db.close();
   }
 }

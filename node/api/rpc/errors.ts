@@ -9,6 +9,7 @@
  */
 import { bytesToHex } from "@ethereumjs/util";
 import { ChainError, ChainErrorCode } from "../../execution/errors.ts";
+import { TraceError } from "../../execution/tracing/errors.ts";
 import { TxPoolError } from "../../execution/txpool/errors.ts";
 
 export const RpcErrorCode = {
@@ -69,6 +70,8 @@ export function revertError(returnData: Uint8Array): RpcError {
 export function toRpcError(err: unknown): RpcError {
   if (err instanceof RpcError) return err;
   if (err instanceof TxPoolError) return new RpcError(RpcErrorCode.SERVER, err.message);
+  // Tracing failures carry geth's messages ("transaction not found", "execution timeout", ...).
+  if (err instanceof TraceError) return new RpcError(RpcErrorCode.SERVER, err.message);
   if (err instanceof ChainError) {
     if (err.code === ChainErrorCode.UNKNOWN_BLOCK) return headerNotFound();
     return new RpcError(RpcErrorCode.SERVER, err.message);

@@ -11,6 +11,7 @@ import type { Logger } from "../../utils/logger.ts";
 import type { RpcContext } from "./context.ts";
 import { ethMethods } from "./methods/eth.ts";
 import { FilterManager, filterMethods } from "./methods/filters.ts";
+import { debugTraceMethods } from "./methods/debug-trace.ts";
 import { debugRawMethods, netWeb3Methods, txpoolMethods } from "./methods/misc.ts";
 import { type MethodTable, RpcDispatcher } from "./registry.ts";
 import { RpcServer, type RpcServerOptions } from "./server.ts";
@@ -31,7 +32,7 @@ export function buildMethodTable(
     eth: { ...ethMethods(ctx), ...filterMethods(filters) },
     net: netWeb3Methods(ctx),
     txpool: txpoolMethods(ctx),
-    debug: debugRawMethods(ctx),
+    debug: { ...debugRawMethods(ctx), ...debugTraceMethods(ctx) },
   };
   for (const [namespace, provider] of Object.entries(providers)) {
     tables[namespace] = { ...(tables[namespace] ?? {}), ...provider(ctx) };

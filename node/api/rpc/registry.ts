@@ -87,13 +87,21 @@ export class RpcDispatcher {
       if (body.length === 0)
         return errorResponse(null, new RpcError(RpcErrorCode.INVALID_REQUEST, "empty batch"));
       if (body.length > this.opts.batchLimit) {
-        return errorResponse(
-          null,
-          new RpcError(
-            RpcErrorCode.LIMIT_EXCEEDED,
-            `batch too large: ${body.length} calls, limit ${this.opts.batchLimit}`,
+        // As geth: a one-element batch answer carrying the first call's id (clients expect an
+        // array for a batch), code -32600.
+        const first = body.find(
+          (item) => typeof item === "object" && item !== null && Object.hasOwn(item, "id"),
+        ) as { id?: unknown } | undefined;
+        const id = typeof first?.id === "string" || typeof first?.id === "number" ? first.id : null;
+        return [
+          errorResponse(
+            id,
+            new RpcError(
+              RpcErrorCode.INVALID_REQUEST,
+              `batch too large: ${body.length} calls, limit ${this.opts.batchLimit}`,
+            ),
           ),
-        );
+        ];
       }
       const responses: JsonRpcResponse[] = [];
       for (const item of body) {

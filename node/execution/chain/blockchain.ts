@@ -30,6 +30,7 @@ import type { ChainDB } from "../db/chain-db.ts";
 import { MetaKey } from "../db/schema.ts";
 import { ChainError, ChainErrorCode } from "../errors.ts";
 import { type BuiltBlock, type ExecutedBlock, Executor } from "../executor/executor.ts";
+import type { SenderRecovery } from "../sender-recovery.ts";
 import { ChainConfig } from "./config.ts";
 import type { StoredReceipt } from "./receipts.ts";
 import { BlockStore, type CanonicalChange } from "./store.ts";
@@ -48,6 +49,8 @@ export interface ChainEvents {
 
 export interface BlockchainModules {
   db: ChainDB;
+  /** Recovers the senders of imported blocks on a worker thread before execution. */
+  recovery?: SenderRecovery;
   logger: Logger;
   metrics?: ChainMetrics;
 }
@@ -112,6 +115,7 @@ export class Blockchain extends TypedEmitter<ChainEvents> {
   readonly executor: Executor;
   private readonly logger: Logger;
   private readonly metrics: ChainMetrics | undefined;
+  private readonly recovery: SenderRecovery | undefined;
   private _genesis: Block;
   private _head: Block;
   private _safe: BlockHeader;
@@ -125,6 +129,7 @@ export class Blockchain extends TypedEmitter<ChainEvents> {
     this.db = modules.db;
     this.logger = modules.logger;
     this.metrics = modules.metrics;
+    this.recovery = modules.recovery;
     this.config = config;
     this.store = new BlockStore(this.db, config);
     this.executor = new Executor({ config, store: this.store, state: this.db.state });
@@ -275,6 +280,7 @@ export class Blockchain extends TypedEmitter<ChainEvents> {
     let executed = this.built.get(key);
     this.built.delete(key);
     if (executed === undefined) {
+      await this.recovery?.recover(block.transactions);
       try {
         executed = await this.executor.execute(block, parent);
       } catch (err) {

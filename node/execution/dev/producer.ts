@@ -67,6 +67,11 @@ export class DevBlockProducer {
     await this.running;
   }
 
+  /** Resolves when the block production in progress (if any) has finished; starts none. */
+  idle(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
   /** Produces a block now (or right after the one in progress). */
   trigger(): Promise<void> {
     if (this.stopped) return Promise.resolve();

@@ -7,7 +7,7 @@
  * safe/finalized, and with payload attributes starts building a payload on the new head;
  * getPayload returns it once built. Payloads we built are imported without re-execution.
  */
-import type { Block } from "@ethereumjs/block";
+import { type Block, genRequestsRoot } from "@ethereumjs/block";
 import { Hardfork } from "@ethereumjs/common";
 import {
   bigIntToHex,
@@ -17,6 +17,7 @@ import {
   equalsBytes,
   hexToBytes,
 } from "@ethereumjs/util";
+import { sha256 } from "ethereum-cryptography/sha256";
 import { LRUCache } from "lru-cache";
 import type { ChainMetrics } from "../../metrics/index.ts";
 import type { Logger } from "../../utils/logger.ts";
@@ -25,7 +26,7 @@ import { keccak256 } from "../crypto.ts";
 import { ChainError, ChainErrorCode } from "../errors.ts";
 import type { BuiltBlock } from "../executor/executor.ts";
 import type { TxPool } from "../txpool/pool.ts";
-import { blockToPayload, encodeRequests, PayloadError, payloadToBlock } from "./payload.ts";
+import { blockToPayload, decodeRequests, encodeRequests, PayloadError, payloadToBlock } from "./payload.ts";
 import {
   type ClientVersionV1,
   ENGINE_CAPABILITIES,
@@ -80,6 +81,8 @@ export class InProcessEngine implements ExecutionEngine {
   private readonly metrics: ChainMetrics | undefined;
   private readonly opts: EngineOptions;
   private readonly payloads = new LRUCache<string, PayloadJob>({ max: 32 });
+  /** Payloads we returned from getPayload, by block hash, with the block they describe. */
+  private readonly served = new LRUCache<string, { payload: ExecutionPayloadV3; block: Block }>({ max: 16 });
   /** Blocks found invalid, so repeated deliveries are answered without re-executing. */
   private readonly invalid = new LRUCache<string, { reason: string; latestValidHash: Hex | null }>({
     max: 512,
@@ -162,8 +165,19 @@ export class InProcessEngine implements ExecutionEngine {
 
     let block: Block;
     try {
+      const served = this.served.get(payload.blockHash.toLowerCase());
       const common = this.chain.config.commonAt(BigInt(payload.blockNumber), BigInt(payload.timestamp));
-      block = await payloadToBlock(payload, common, { parentBeaconBlockRoot, executionRequests });
+      // Our own payload coming back: skip decoding its transactions again, but still check that
+      // the side inputs match what the block committed to.
+      if (
+        served !== undefined &&
+        samePayload(served.payload, payload) &&
+        matchesContext(served.block, parentBeaconBlockRoot, executionRequests)
+      ) {
+        block = served.block;
+      } else {
+        block = await payloadToBlock(payload, common, { parentBeaconBlockRoot, executionRequests });
+      }
     } catch (err) {
       if (err instanceof PayloadError && err.blockHashMismatch) {
         return { status: "INVALID_BLOCK_HASH", latestValidHash: null, validationError: err.message };
@@ -322,11 +336,20 @@ export class InProcessEngine implements ExecutionEngine {
     return job.result;
   }
 
+  private serve(built: BuiltBlock): ExecutionPayloadV3 {
+    const hash = bytesToHex(built.block.hash());
+    const cached = this.served.get(hash);
+    if (cached !== undefined) return cached.payload;
+    const payload = blockToPayload(built.block);
+    this.served.set(hash, { payload, block: built.block });
+    return payload;
+  }
+
   async getPayloadV3(payloadId: Hex): Promise<GetPayloadV3Response> {
     const built = await this.built(payloadId);
     this.requireFork(built.block.header.timestamp, built.block.header.number, "cancun");
     return {
-      executionPayload: blockToPayload(built.block),
+      executionPayload: this.serve(built),
       blockValue: bigIntToHex(built.value) as Hex,
       blobsBundle: { commitments: [], proofs: [], blobs: [] },
       shouldOverrideBuilder: false,
@@ -337,13 +360,55 @@ export class InProcessEngine implements ExecutionEngine {
     const built = await this.built(payloadId);
     this.requireFork(built.block.header.timestamp, built.block.header.number, "prague");
     return {
-      executionPayload: blockToPayload(built.block),
+      executionPayload: this.serve(built),
       blockValue: bigIntToHex(built.value) as Hex,
       blobsBundle: { commitments: [], proofs: [], blobs: [] },
       shouldOverrideBuilder: false,
       executionRequests: encodeRequests(built.requests),
     };
   }
+}
+
+/** Field-by-field equality of two payloads (transactions compared as hex strings). */
+function samePayload(a: ExecutionPayloadV3, b: ExecutionPayloadV3): boolean {
+  if (a === b) return true;
+  const scalar: (keyof ExecutionPayloadV3)[] = [
+    "parentHash",
+    "feeRecipient",
+    "stateRoot",
+    "receiptsRoot",
+    "logsBloom",
+    "prevRandao",
+    "blockNumber",
+    "gasLimit",
+    "gasUsed",
+    "timestamp",
+    "extraData",
+    "baseFeePerGas",
+    "blockHash",
+    "blobGasUsed",
+    "excessBlobGas",
+  ];
+  for (const key of scalar) if (String(a[key]).toLowerCase() !== String(b[key]).toLowerCase()) return false;
+  if (a.transactions.length !== b.transactions.length || a.withdrawals.length !== b.withdrawals.length)
+    return false;
+  for (let i = 0; i < a.transactions.length; i++)
+    if (a.transactions[i].toLowerCase() !== b.transactions[i].toLowerCase()) return false;
+  return JSON.stringify(a.withdrawals).toLowerCase() === JSON.stringify(b.withdrawals).toLowerCase();
+}
+
+/** The parent beacon root and execution requests given with a payload match its header. */
+function matchesContext(
+  block: Block,
+  parentBeaconBlockRoot: Hex,
+  executionRequests: Hex[] | undefined,
+): boolean {
+  const root = block.header.parentBeaconBlockRoot;
+  if (root !== undefined && bytesToHex(root) !== parentBeaconBlockRoot.toLowerCase()) return false;
+  if (executionRequests === undefined) return block.header.requestsHash === undefined;
+  const expected = block.header.requestsHash;
+  if (expected === undefined) return false;
+  return equalsBytes(genRequestsRoot(decodeRequests(executionRequests), sha256), expected);
 }
 
 function valid(hash: Hex): PayloadStatusV1 {

@@ -1,14 +1,7 @@
 /** Conversions between blocks and Engine API execution payloads. */
-import {
-  Block,
-  type BlockHeader,
-  createBlockHeader,
-  genRequestsRoot,
-  genTransactionsTrieRoot,
-  genWithdrawalsTrieRoot,
-} from "@ethereumjs/block";
+import { Block, type BlockHeader, createBlockHeader, genRequestsRoot } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
-import { MerklePatriciaTrie } from "@ethereumjs/mpt";
+import { RLP } from "@ethereumjs/rlp";
 import { createTxFromRLP, type TypedTransaction } from "@ethereumjs/tx";
 import {
   bigIntToHex,
@@ -21,6 +14,7 @@ import {
   type Withdrawal,
 } from "@ethereumjs/util";
 import { sha256 } from "ethereum-cryptography/sha256";
+import { orderedTrieRoot, rememberTxBytes, transactionsRoot, txBytes } from "../trie/index.ts";
 import type { ExecutionPayloadV3, Hex, WithdrawalV1 } from "./types.ts";
 
 export class PayloadError extends Error {
@@ -60,7 +54,7 @@ export function blockToPayload(block: Block): ExecutionPayloadV3 {
     extraData: hex(h.extraData),
     baseFeePerGas: qty(h.baseFeePerGas ?? 0n),
     blockHash: hex(block.hash()),
-    transactions: block.transactions.map((tx) => hex(tx.serialize())),
+    transactions: block.transactions.map((tx) => hex(txBytes(tx))),
     withdrawals: (block.withdrawals ?? []).map(withdrawalToJson),
     blobGasUsed: qty(h.blobGasUsed ?? 0n),
     excessBlobGas: qty(h.excessBlobGas ?? 0n),
@@ -104,7 +98,10 @@ export async function payloadToBlock(
   const txs: TypedTransaction[] = [];
   for (const [i, raw] of payload.transactions.entries()) {
     try {
-      txs.push(createTxFromRLP(hexToBytes(raw), { common }));
+      const bytes = hexToBytes(raw);
+      const tx = createTxFromRLP(bytes, { common });
+      rememberTxBytes(tx, bytes);
+      txs.push(tx);
     } catch (err) {
       throw new PayloadError(`invalid transaction at index ${i}: ${(err as Error).message}`);
     }
@@ -132,10 +129,10 @@ export async function payloadToBlock(
         timestamp: payload.timestamp,
         extraData: payload.extraData,
         baseFeePerGas: payload.baseFeePerGas,
-        transactionsTrie: await genTransactionsTrieRoot(txs, new MerklePatriciaTrie({ common })),
+        transactionsTrie: transactionsRoot(txs),
         withdrawalsRoot:
           withdrawals !== undefined
-            ? await genWithdrawalsTrieRoot(withdrawals, new MerklePatriciaTrie({ common }))
+            ? orderedTrieRoot(withdrawals.map((w) => RLP.encode(w.raw())))
             : undefined,
         blobGasUsed: common.isActivatedEIP(4844) ? payload.blobGasUsed : undefined,
         excessBlobGas: common.isActivatedEIP(4844) ? payload.excessBlobGas : undefined,

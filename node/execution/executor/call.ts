@@ -84,6 +84,11 @@ export interface CallEnv {
   reportAccessList?: boolean;
   /** Called with the VM before execution (tracers attach to vm.evm.events here). */
   onVm?: (vm: VM) => void;
+  /**
+   * Awaited just before execution (after overrides), with the sender and the gas the message
+   * runs with: tracers read the pre-state here.
+   */
+  beforeRun?: (vm: VM, start: { from: Address; gasLimit: bigint }) => Promise<void>;
   /** Existing state to run on (eth_simulateV1 chains calls); a fresh view otherwise. */
   state?: MerkleStateManager;
 }
@@ -242,6 +247,7 @@ export async function executeCall(chain: Blockchain, msg: CallMessage, env: Call
   const senderHasCode = sender !== undefined && !equalsBytes(sender.codeHash, KECCAK256_NULL);
   const isDelegated =
     senderHasCode && (await sm.getCode(from)).subarray(0, 3).every((b, i) => b === [0xef, 0x01, 0x00][i]);
+  await env.beforeRun?.(vm, { from, gasLimit: gas });
 
   return withDeadline(vm.evm, env.timeoutMs, async () => {
     if (senderHasCode && !isDelegated) {

@@ -7,14 +7,7 @@
  * The state manager of the last block executed stays warm: the next block built or imported
  * on top of it reuses its caches.
  */
-import {
-  Block,
-  type BlockHeader,
-  createBlock,
-  genRequestsRoot,
-  genTransactionsTrieRoot,
-  genWithdrawalsTrieRoot,
-} from "@ethereumjs/block";
+import { Block, type BlockHeader, createBlock, genRequestsRoot } from "@ethereumjs/block";
 import type { Common } from "@ethereumjs/common";
 import type { Log } from "@ethereumjs/evm";
 import { MerklePatriciaTrie } from "@ethereumjs/mpt";
@@ -40,6 +33,7 @@ import type { BlockStore } from "../chain/store.ts";
 import { keccak256 } from "../crypto.ts";
 import type { StateStore } from "../db/state-store.ts";
 import { ChainError, ChainErrorCode } from "../errors.ts";
+import { orderedTrieRoot, transactionsRoot } from "../trie/index.ts";
 import { accumulateRequests, applyPreBlockSystemWrites, applyWithdrawals } from "./system.ts";
 import { validateHeader } from "./validate.ts";
 
@@ -306,7 +300,7 @@ export class Executor {
       const receipts = results.map((r) => fromVmReceipt(r.receipt));
       const bloom = new Uint8Array(256);
       for (const r of receipts) logsBloom(r.logs, bloom);
-      const receiptTrie = await receiptsRoot(results, included, common);
+      const receiptTrie = orderedTrieRoot(results.map((r, i) => encodeReceipt(r.receipt, included[i].type)));
       const block = createBlock(
         {
           header: {
@@ -315,12 +309,9 @@ export class Executor {
             gasUsed,
             logsBloom: bloom,
             receiptTrie,
-            transactionsTrie: await genTransactionsTrieRoot(included, new MerklePatriciaTrie({ common })),
+            transactionsTrie: transactionsRoot(included),
             withdrawalsRoot: common.isActivatedEIP(4895)
-              ? await genWithdrawalsTrieRoot(
-                  (attrs.withdrawals ?? []).map(createWithdrawal),
-                  new MerklePatriciaTrie({ common }),
-                )
+              ? orderedTrieRoot((attrs.withdrawals ?? []).map((w) => RLP.encode(createWithdrawal(w).raw())))
               : undefined,
             requestsHash: requests !== undefined ? genRequestsRoot(requests, sha256) : undefined,
           },
@@ -344,17 +335,4 @@ export class Executor {
 /** Seals `block` with already-signed transaction objects (keeps their cached senders and hashes). */
 function attachTransactions(block: Block, txs: TypedTransaction[]): Block {
   return new Block(block.header, txs, [], block.withdrawals, { common: block.common });
-}
-
-async function receiptsRoot(
-  results: RunTxResult[],
-  txs: TypedTransaction[],
-  common: Common,
-): Promise<Uint8Array> {
-  if (results.length === 0) return KECCAK256_RLP;
-  const trie = new MerklePatriciaTrie({ common });
-  for (let i = 0; i < results.length; i++) {
-    await trie.put(RLP.encode(i), encodeReceipt(results[i].receipt, txs[i].type));
-  }
-  return trie.root();
 }

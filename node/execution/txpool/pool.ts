@@ -16,8 +16,11 @@ import type { TxPoolMetrics } from "../../metrics/index.ts";
 import { TypedEmitter } from "../../utils/events.ts";
 import type { Logger } from "../../utils/logger.ts";
 import type { Blockchain, HeadEvent } from "../chain/blockchain.ts";
+import { keccak256 } from "../crypto.ts";
 import { Keys } from "../db/schema.ts";
 import type { TxSource } from "../executor/executor.ts";
+import type { SenderRecovery } from "../sender-recovery.ts";
+import { rememberTxBytes, txBytes } from "../trie/index.ts";
 import { TxPoolError, TxPoolErrorCode } from "./errors.ts";
 
 export interface TxPoolOptions {
@@ -74,6 +77,8 @@ export interface PoolEvents {
 
 export interface TxPoolModules {
   chain: Blockchain;
+  /** Recovers senders on a worker thread before admission; main-thread recovery otherwise. */
+  recovery?: SenderRecovery;
   logger: Logger;
   metrics?: TxPoolMetrics;
 }
@@ -93,6 +98,8 @@ const DEFAULTS = {
 } as const;
 
 const MAX_NONCE = 2n ** 64n - 1n;
+/** secp256k1 group order. */
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const TX_GAS = 21_000n;
 const FLOOR_PER_TOKEN = 10n;
 
@@ -131,9 +138,13 @@ export class TxPool extends TypedEmitter<PoolEvents> {
   private readonly chain: Blockchain;
   private readonly logger: Logger;
   private readonly metrics: TxPoolMetrics | undefined;
+  private readonly recovery: SenderRecovery | undefined;
   private readonly all = new Map<string, PoolTx>();
   private readonly accounts = new Map<string, AccountTxs>();
   private readonly lock = new Mutex();
+  /** Journal changes not yet written (hash -> tx bytes, or null for removal). */
+  private journalPending = new Map<string, { key: Uint8Array; value: Uint8Array | null }>();
+  private journalTimer: NodeJS.Timeout | undefined;
   private pendingCount = 0;
   private queuedCount = 0;
   private seq = 0;
@@ -146,6 +157,7 @@ export class TxPool extends TypedEmitter<PoolEvents> {
     this.chain = modules.chain;
     this.logger = modules.logger;
     this.metrics = modules.metrics;
+    this.recovery = modules.recovery;
   }
 
   /** Restores journaled local transactions and starts following the chain head. */
@@ -166,6 +178,39 @@ export class TxPool extends TypedEmitter<PoolEvents> {
     this.unsubscribe?.();
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.lock.run(() => undefined);
+    await this.flushJournal();
+  }
+
+  /**
+   * Journal writes are batched: one LevelDB batch every 100 ms instead of a write per
+   * transaction. A crash loses at most the last 100 ms of local submissions from the journal
+   * (they are still in blocks if they were mined).
+   */
+  private journalWrite(ptx: PoolTx, add: boolean): void {
+    this.journalPending.set(ptx.hashHex, {
+      key: Keys.journal(ptx.hash),
+      value: add ? txBytes(ptx.tx) : null,
+    });
+    if (this.journalTimer === undefined) {
+      this.journalTimer = setTimeout(() => void this.flushJournal(), 100);
+      this.journalTimer.unref();
+    }
+  }
+
+  private async flushJournal(): Promise<void> {
+    if (this.journalTimer !== undefined) clearTimeout(this.journalTimer);
+    this.journalTimer = undefined;
+    if (this.journalPending.size === 0 || !this.chain.db.isOpen) return;
+    const pending = this.journalPending;
+    this.journalPending = new Map();
+    const batch = this.chain.db.batch();
+    for (const { key, value } of pending.values()) {
+      if (value === null) batch.del(key);
+      else batch.put(key, value);
+    }
+    await this.chain.db.write(batch, { withState: false }).catch((err: unknown) => {
+      this.logger.warn({ err }, "Could not write the transaction journal");
+    });
   }
 
   get size(): { pending: number; queued: number } {
@@ -188,7 +233,9 @@ export class TxPool extends TypedEmitter<PoolEvents> {
 
   /** Decodes raw transaction bytes and adds them. Returns the transaction hash. */
   async addRaw(raw: Uint8Array, opts: { local?: boolean } = {}): Promise<PoolTx> {
-    return this.add(this.decode(raw), { ...opts, size: raw.length });
+    const tx = this.decode(raw);
+    await this.recovery?.recover([tx]);
+    return this.add(tx, { ...opts, size: raw.length });
   }
 
   decode(raw: Uint8Array): TypedTransaction {
@@ -208,11 +255,29 @@ export class TxPool extends TypedEmitter<PoolEvents> {
     const head = this.chain.head.header;
     const common = this.chain.config.commonAt(head.number + 1n, head.timestamp + 1n);
     try {
-      return createTxFromRLP(raw, { common });
+      const tx = createTxFromRLP(raw, { common });
+      rememberTxBytes(tx, raw);
+      // The hash of a transaction is the hash of the bytes we already hold; ethereumjs would
+      // re-encode the transaction to compute it.
+      (tx as unknown as { cache: { hash?: Uint8Array } }).cache.hash = keccak256(raw);
+      return tx;
     } catch (err) {
       const message = (err as Error).message ?? String(err);
-      if (/Invalid Signature|invalid signature|v value|Invalid signature/i.test(message)) {
-        throw new TxPoolError(TxPoolErrorCode.INVALID_SENDER, "invalid sender");
+      // Signed for another chain: geth's signer reports ErrInvalidChainId.
+      if (/not matching the derived chain ID|Incompatible EIP155-based V/.test(message)) {
+        throw new TxPoolError(TxPoolErrorCode.INVALID_SENDER, "invalid sender: invalid chain id for signer");
+      }
+      if (/maxFeePerGas cannot be less than maxPriorityFeePerGas/.test(message)) {
+        throw new TxPoolError(
+          TxPoolErrorCode.TIP_ABOVE_FEE_CAP,
+          "max priority fee per gas higher than max fee per gas",
+        );
+      }
+      if (/invalid signature|v value|y-parity/i.test(message)) {
+        throw new TxPoolError(
+          TxPoolErrorCode.INVALID_SENDER,
+          "invalid sender: invalid transaction v, r, s values",
+        );
       }
       if (/hardfork|not activated|EIP/i.test(message) && !/Invalid serialized|rlp/i.test(message)) {
         throw new TxPoolError(TxPoolErrorCode.TYPE_NOT_SUPPORTED, "transaction type not supported");
@@ -229,7 +294,7 @@ export class TxPool extends TypedEmitter<PoolEvents> {
     tx: TypedTransaction,
     opts: { local?: boolean; size?: number; reinject?: boolean } = {},
   ): Promise<PoolTx> {
-    const size = opts.size ?? tx.serialize().length;
+    const size = opts.size ?? txBytes(tx).length;
     // Stateless checks and sender recovery run before taking the lock.
     const stateless = this.validateStateless(tx, size, opts.local ?? false);
     return this.lock.run(() => this.addLocked(stateless, opts.local ?? false, opts.reinject ?? false));
@@ -248,6 +313,20 @@ export class TxPool extends TypedEmitter<PoolEvents> {
         `oversized data: transaction size ${size}, limit ${this.opts.maxTxSize}`,
       );
     if (!tx.isSigned()) fail(TxPoolErrorCode.INVALID_SENDER, "invalid sender: transaction is not signed");
+    // geth's ValidateSignatureValues: 0 < r < n, 0 < s <= n/2, and a y-parity of 0 or 1 for typed
+    // transactions (ethereumjs checks only some of these, and only when decoding RLP).
+    const { v, r, s } = tx as { v?: bigint; r?: bigint; s?: bigint };
+    if (
+      r === undefined ||
+      s === undefined ||
+      r === 0n ||
+      r >= SECP256K1_N ||
+      s === 0n ||
+      s > SECP256K1_N / 2n ||
+      (tx.type !== 0 && v !== 0n && v !== 1n)
+    ) {
+      fail(TxPoolErrorCode.INVALID_SENDER, "invalid sender: invalid transaction v, r, s values");
+    }
     const chainId = this.chain.config.chainId;
     if (tx.type === 0 && !tx.supports(Capability.EIP155ReplayProtection) && !this.opts.allowUnprotected) {
       fail(TxPoolErrorCode.UNPROTECTED, "only replay-protected (EIP-155) transactions allowed over RPC");
@@ -349,11 +428,12 @@ export class TxPool extends TypedEmitter<PoolEvents> {
       if (ptx.feeCap < minFee || ptx.tipCap < minTip) {
         fail(TxPoolErrorCode.REPLACEMENT_UNDERPRICED, "replacement transaction underpriced");
       }
-      const inPending = account.pending.has(ptx.nonce);
-      this.removeTx(existing, "replaced");
+      // Swap in place: removeTx would demote the sender's later pending transactions, or drop
+      // the sender's entry (orphaning the replacement) when this was its only transaction.
+      const inPending = account.pending.get(ptx.nonce) === existing;
+      this.all.delete(existing.hashHex);
+      if (existing.local && this.opts.journal) this.journalWrite(existing, false);
       (inPending ? account.pending : account.queued).set(ptx.nonce, ptx);
-      if (inPending) this.pendingCount++;
-      else this.queuedCount++;
       this.all.set(ptx.hashHex, ptx);
       this.afterInsert(ptx, inPending);
       return ptx;
@@ -392,9 +472,7 @@ export class TxPool extends TypedEmitter<PoolEvents> {
   private afterInsert(ptx: PoolTx, pending: boolean): void {
     this.metrics?.added.inc();
     this.updateGauges();
-    if (ptx.local && this.opts.journal) {
-      void this.chain.db.put(Keys.journal(ptx.hash), ptx.tx.serialize()).catch(() => {});
-    }
+    if (ptx.local && this.opts.journal) this.journalWrite(ptx, true);
     if (pending) this.emit("pending", ptx);
   }
 
@@ -424,7 +502,11 @@ export class TxPool extends TypedEmitter<PoolEvents> {
     account.nonce = stateNonce;
     let next = stateNonce;
     for (const ptx of txs) {
-      if (ptx.nonce === next) {
+      if (ptx.nonce < stateNonce) {
+        // Already executed in the head state (included, or replaced on chain): gone from the pool.
+        this.all.delete(ptx.hashHex);
+        if (ptx.local && this.opts.journal) this.journalWrite(ptx, false);
+      } else if (ptx.nonce === next) {
         account.pending.set(ptx.nonce, ptx);
         next++;
       } else {
@@ -465,7 +547,7 @@ export class TxPool extends TypedEmitter<PoolEvents> {
       }
       if (account.pending.size === 0 && account.queued.size === 0) this.accounts.delete(ptx.senderHex);
     }
-    if (ptx.local && this.opts.journal) void this.chain.db.del(Keys.journal(ptx.hash)).catch(() => {});
+    if (ptx.local && this.opts.journal) this.journalWrite(ptx, false);
     this.updateGauges();
   }
 
@@ -501,7 +583,7 @@ export class TxPool extends TypedEmitter<PoolEvents> {
     this.updateGauges();
     for (const tx of reinject) {
       try {
-        const ptx = this.validateStateless(tx, tx.serialize().length, true);
+        const ptx = this.validateStateless(tx, txBytes(tx).length, true);
         await this.addLocked(ptx, false, true);
       } catch {
         // A reorged-out transaction that no longer applies (nonce used on the new chain) is dropped.
