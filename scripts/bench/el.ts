@@ -25,9 +25,9 @@ import { createFeeMarket1559Tx } from "@ethereumjs/tx";
 import { Account, bytesToHex, createAddressFromString, hexToBytes, privateToAddress } from "@ethereumjs/util";
 import { createVM, runBlock } from "@ethereumjs/vm";
 import solc from "solc";
-import { customCrypto } from "../../node/execution/crypto.ts";
 import { deriveDevAccounts, devnetDefinition, resolveGenesis, TEST_MNEMONIC } from "../../genesis/index.ts";
 import type { GethGenesis } from "../../genesis/types.ts";
+import { customCrypto } from "../../node/execution/crypto.ts";
 
 type Hex = `0x${string}`;
 
@@ -50,7 +50,11 @@ function freePort(): Promise<number> {
     const server = createServer();
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address !== null
+          ? resolve(address.port)
+          : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -78,7 +82,11 @@ function compileToken(): { bytecode: Hex } {
   const input = {
     language: "Solidity",
     sources: { "Token.sol": { content: source } },
-    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "prague", outputSelection: { "*": { "*": ["evm.bytecode.object"] } } },
+    settings: {
+      optimizer: { enabled: true, runs: 200 },
+      evmVersion: "prague",
+      outputSelection: { "*": { "*": ["evm.bytecode.object"] } },
+    },
   };
   const output = JSON.parse(solc.compile(JSON.stringify(input))) as {
     contracts: Record<string, Record<string, { evm: { bytecode: { object: string } } }>>;
@@ -92,10 +100,18 @@ function compileToken(): { bytecode: Hex } {
 const word = (n: bigint) => n.toString(16).padStart(64, "0");
 const addressWord = (a: string) => a.slice(2).toLowerCase().padStart(64, "0");
 
-async function waitForReceipt(rpc: Rpc, hash: string, timeoutMs = 120_000): Promise<{ status: string; contractAddress: string | null; blockNumber: string }> {
+async function waitForReceipt(
+  rpc: Rpc,
+  hash: string,
+  timeoutMs = 120_000,
+): Promise<{ status: string; contractAddress: string | null; blockNumber: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const receipt = await rpc.call<{ status: string; contractAddress: string | null; blockNumber: string } | null>("eth_getTransactionReceipt", [hash]);
+    const receipt = await rpc.call<{
+      status: string;
+      contractAddress: string | null;
+      blockNumber: string;
+    } | null>("eth_getTransactionReceipt", [hash]);
     if (receipt !== null) return receipt;
     if (Date.now() > deadline) {
       const status = await rpc.call("txpool_status").catch(() => undefined);
@@ -105,14 +121,22 @@ async function waitForReceipt(rpc: Rpc, hash: string, timeoutMs = 120_000): Prom
   }
 }
 
-/** Sends raw transactions with C requests in flight; returns when all were accepted. */
-async function sendAll(rpc: Rpc, raws: Hex[], label: string): Promise<void> {
-  let next = 0;
+/**
+ * Sends raw transactions with C requests in flight. Each sender's transactions go through one
+ * worker in nonce order (as a wallet sends them), so the pool sees no artificial nonce gaps.
+ */
+async function sendAll(rpc: Rpc, raws: Hex[], senderOf: (i: number) => number, label: string): Promise<void> {
+  const lanes = new Map<number, Hex[]>();
+  raws.forEach((raw, i) => {
+    const lane = senderOf(i) % CONCURRENCY;
+    const list = lanes.get(lane) ?? [];
+    list.push(raw);
+    lanes.set(lane, list);
+  });
   let done = 0;
   let lastReport = Date.now();
-  const worker = async () => {
-    while (next < raws.length) {
-      const raw = raws[next++];
+  const worker = async (list: Hex[]) => {
+    for (const raw of list) {
       await rpc.call("eth_sendRawTransaction", [raw]);
       done++;
       if (Date.now() - lastReport > 2000) {
@@ -121,23 +145,33 @@ async function sendAll(rpc: Rpc, raws: Hex[], label: string): Promise<void> {
       }
     }
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  await Promise.all([...lanes.values()].map(worker));
 }
 
-async function measure(rpc: Rpc, raws: Hex[], hashes: string[], label: string): Promise<{ seconds: number; first: bigint; last: bigint }> {
+async function measure(
+  rpc: Rpc,
+  raws: Hex[],
+  hashes: string[],
+  label: string,
+): Promise<{ seconds: number; first: bigint; last: bigint }> {
   const startBlock = BigInt(await rpc.call<string>("eth_blockNumber"));
   const started = performance.now();
-  await sendAll(rpc, raws, label);
+  await sendAll(rpc, raws, (i) => i % SENDERS, label);
   const sentAt = performance.now();
   // Every transaction committed: the last one of each sender is in a block.
   const receipt = await waitForReceipt(rpc, hashes[hashes.length - 1]);
   for (const h of hashes.slice(-SENDERS)) await waitForReceipt(rpc, h);
   const seconds = (performance.now() - started) / 1000;
-  log(`${label}: ${raws.length} sent in ${((sentAt - started) / 1000).toFixed(2)} s, all committed after ${seconds.toFixed(2)} s`);
+  log(
+    `${label}: ${raws.length} sent in ${((sentAt - started) / 1000).toFixed(2)} s, all committed after ${seconds.toFixed(2)} s`,
+  );
   return { seconds, first: startBlock + 1n, last: BigInt(receipt.blockNumber) };
 }
 
-async function replayRaw(genesis: GethGenesis, blocks: Uint8Array[]): Promise<{ seconds: number; txs: number; gas: bigint }[]> {
+async function replayRaw(
+  genesis: GethGenesis,
+  blocks: Uint8Array[],
+): Promise<{ seconds: number; txs: number; gas: bigint }[]> {
   // Raw @ethereumjs/vm: default Common (pure-JS crypto), default MerkleStateManager, in memory.
   const common = createCommonFromGethGenesis(genesis as never, { chain: "bench" });
   const sm = new MerkleStateManager({ common });
@@ -163,7 +197,11 @@ async function replayRaw(genesis: GethGenesis, blocks: Uint8Array[]): Promise<{ 
     const block = createBlockFromRLP(raw, { common, setHardfork: true });
     const started = performance.now();
     await runBlock(vm, { block, skipHeaderValidation: true, skipHardForkValidation: true });
-    out.push({ seconds: (performance.now() - started) / 1000, txs: block.transactions.length, gas: block.header.gasUsed });
+    out.push({
+      seconds: (performance.now() - started) / 1000,
+      txs: block.transactions.length,
+      gas: block.header.gasUsed,
+    });
     hashes.set(block.header.number, block.hash());
   }
   return out;
@@ -176,12 +214,30 @@ async function main(): Promise<void> {
   const dev = deriveDevAccounts(TEST_MNEMONIC, 10);
   // The node builds its own dev genesis; we rebuild the same one here for the raw replay.
   const args = [
-    "bin/opengpu.js", "dev", "--datadir", datadir, "--http.port", String(httpPort), "--ws.port", String(wsPort),
-    "--log.level", "warn", "--log.format", "json", "--txpool.globalslots", String(Math.max(16_384, TRANSFERS + ERC20 + SENDERS * 2)),
+    "bin/opengpu.js",
+    "dev",
+    "--datadir",
+    datadir,
+    "--http.port",
+    String(httpPort),
+    "--ws.port",
+    String(wsPort),
+    "--log.level",
+    process.env.BENCH_LOG_LEVEL ?? "warn",
+    "--log.format",
+    "json",
+    "--txpool.globalslots",
+    String(Math.max(16_384, TRANSFERS + ERC20 + SENDERS * 2)),
     ...(BLOCK_TIME > 0 ? ["--block-time", String(BLOCK_TIME)] : ["--automine"]),
   ];
   log(`starting: node ${args.join(" ")}`);
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []), ...args],
+    { stdio: ["ignore", "pipe", process.env.BENCH_LOG_FILE ? "pipe" : "inherit"] },
+  );
+  if (process.env.BENCH_LOG_FILE)
+    child.stderr?.pipe((await import("node:fs")).createWriteStream(process.env.BENCH_LOG_FILE));
   const stop = () => {
     child.kill("SIGTERM");
   };
@@ -202,7 +258,16 @@ async function main(): Promise<void> {
   const common = createCommonFromGethGenesis(genesis as never, { chain: "bench", customCrypto });
   const sign = (key: Uint8Array, nonce: bigint, to: Hex | undefined, value: bigint, data: Hex, gas: bigint) =>
     createFeeMarket1559Tx(
-      { chainId, nonce, to, value, data, gasLimit: gas, maxFeePerGas: 100_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n },
+      {
+        chainId,
+        nonce,
+        to,
+        value,
+        data,
+        gasLimit: gas,
+        maxFeePerGas: 100_000_000_000n,
+        maxPriorityFeePerGas: 1_000_000_000n,
+      },
       { common },
     ).sign(key);
 
@@ -211,7 +276,14 @@ async function main(): Promise<void> {
   const { bytecode } = compileToken();
   const owner = hexToBytes(dev[0].privateKey);
   let ownerNonce = BigInt(await rpc.call<string>("eth_getTransactionCount", [dev[0].address, "latest"]));
-  const deploy = sign(owner, ownerNonce++, undefined, 0n, `${bytecode}${word(10n ** 30n)}` as Hex, 2_000_000n);
+  const deploy = sign(
+    owner,
+    ownerNonce++,
+    undefined,
+    0n,
+    `${bytecode}${word(10n ** 30n)}` as Hex,
+    2_000_000n,
+  );
   const deployHash = await rpc.call<string>("eth_sendRawTransaction", [bytesToHex(deploy.serialize())]);
   const token = (await waitForReceipt(rpc, deployHash)).contractAddress as Hex;
   const senders = Array.from({ length: SENDERS }, (_, i) => {
@@ -222,18 +294,28 @@ async function main(): Promise<void> {
   const setup: Hex[] = [];
   let lastSetupHash = "";
   for (const s of senders) {
-    const fund = sign(owner, ownerNonce++, s.address, 10n ** 20n, "0x", 21_000n);
-    const tokens = sign(owner, ownerNonce++, token, 0n, `0xa9059cbb${addressWord(s.address)}${word(10n ** 24n)}` as Hex, 100_000n);
+    const fund = sign(owner, ownerNonce++, s.address, 10n ** 19n, "0x", 21_000n);
+    const tokens = sign(
+      owner,
+      ownerNonce++,
+      token,
+      0n,
+      `0xa9059cbb${addressWord(s.address)}${word(10n ** 24n)}` as Hex,
+      100_000n,
+    );
     setup.push(bytesToHex(fund.serialize()), bytesToHex(tokens.serialize()));
     lastSetupHash = bytesToHex(tokens.hash());
   }
-  await sendAll(rpc, setup, "setup");
+  await sendAll(rpc, setup, () => 0, "setup");
   await waitForReceipt(rpc, lastSetupHash);
 
   // --- pre-sign the workloads ---
   log(`signing ${TRANSFERS} transfers and ${ERC20} ERC-20 transfers`);
   const nonces = senders.map(() => 0n);
-  const signRound = (count: number, make: (i: number, s: (typeof senders)[number], nonce: bigint) => ReturnType<typeof sign>) => {
+  const signRound = (
+    count: number,
+    make: (i: number, s: (typeof senders)[number], nonce: bigint) => ReturnType<typeof sign>,
+  ) => {
     const raws: Hex[] = [];
     const hashes: string[] = [];
     for (let i = 0; i < count; i++) {
@@ -248,7 +330,14 @@ async function main(): Promise<void> {
     sign(s.key, nonce, `0x${(0x100000 + i).toString(16).padStart(40, "0")}`, 1n, "0x", 21_000n),
   );
   const erc20 = signRound(ERC20, (i, s, nonce) =>
-    sign(s.key, nonce, token, 0n, `0xa9059cbb${addressWord(`0x${(0x200000 + i).toString(16).padStart(40, "0")}`)}${word(1n)}` as Hex, 60_000n),
+    sign(
+      s.key,
+      nonce,
+      token,
+      0n,
+      `0xa9059cbb${addressWord(`0x${(0x200000 + i).toString(16).padStart(40, "0")}`)}${word(1n)}` as Hex,
+      60_000n,
+    ),
   );
 
   // --- through JSON-RPC ---
@@ -259,12 +348,16 @@ async function main(): Promise<void> {
   // --- raw @ethereumjs/vm on the same blocks ---
   log(`replaying blocks 1..${head} on raw @ethereumjs/vm (pure-JS crypto, in memory)`);
   const raws: Uint8Array[] = [];
-  for (let n = 1n; n <= head; n++) raws.push(hexToBytes(await rpc.call<Hex>("debug_getRawBlock", [`0x${n.toString(16)}`])));
+  for (let n = 1n; n <= head; n++)
+    raws.push(hexToBytes(await rpc.call<Hex>("debug_getRawBlock", [`0x${n.toString(16)}`])));
   stop();
   const replay = await replayRaw(genesis, raws);
   const range = (from: bigint, to: bigint) => replay.slice(Number(from) - 1, Number(to));
   const sum = (rows: { seconds: number; txs: number; gas: bigint }[]) =>
-    rows.reduce((acc, r) => ({ seconds: acc.seconds + r.seconds, txs: acc.txs + r.txs, gas: acc.gas + r.gas }), { seconds: 0, txs: 0, gas: 0n });
+    rows.reduce(
+      (acc, r) => ({ seconds: acc.seconds + r.seconds, txs: acc.txs + r.txs, gas: acc.gas + r.gas }),
+      { seconds: 0, txs: 0, gas: 0n },
+    );
   const rawA = sum(range(a.first, a.last));
   const rawB = sum(range(b.first, b.last));
   rmSync(datadir, { recursive: true, force: true });
@@ -272,11 +365,24 @@ async function main(): Promise<void> {
   const rate = (n: number, s: number) => n / s;
   const rows = [
     ["workload", "opengpu dev via JSON-RPC (committed tx/s)", "raw @ethereumjs/vm in memory (tx/s)", "ratio"],
-    ["simple transfers", rate(TRANSFERS, a.seconds).toFixed(0), rate(rawA.txs, rawA.seconds).toFixed(0), (rate(TRANSFERS, a.seconds) / rate(rawA.txs, rawA.seconds)).toFixed(2)],
-    ["ERC-20 transfers", rate(ERC20, b.seconds).toFixed(0), rate(rawB.txs, rawB.seconds).toFixed(0), (rate(ERC20, b.seconds) / rate(rawB.txs, rawB.seconds)).toFixed(2)],
+    [
+      "simple transfers",
+      rate(TRANSFERS, a.seconds).toFixed(0),
+      rate(rawA.txs, rawA.seconds).toFixed(0),
+      (rate(TRANSFERS, a.seconds) / rate(rawA.txs, rawA.seconds)).toFixed(2),
+    ],
+    [
+      "ERC-20 transfers",
+      rate(ERC20, b.seconds).toFixed(0),
+      rate(rawB.txs, rawB.seconds).toFixed(0),
+      (rate(ERC20, b.seconds) / rate(rawB.txs, rawB.seconds)).toFixed(2),
+    ],
   ];
   process.stdout.write("\n");
-  for (const r of rows) process.stdout.write(`${r[0].padEnd(18)} ${r[1].padStart(42)} ${r[2].padStart(38)} ${r[3].padStart(6)}\n`);
+  for (const r of rows)
+    process.stdout.write(
+      `${r[0].padEnd(18)} ${r[1].padStart(42)} ${r[2].padStart(38)} ${r[3].padStart(6)}\n`,
+    );
   const mgas = (gas: bigint, s: number) => (Number(gas) / 1e6 / s).toFixed(1);
   process.stdout.write(
     `\nraw VM gas rate: transfers ${mgas(rawA.gas, rawA.seconds)} Mgas/s, ERC-20 ${mgas(rawB.gas, rawB.seconds)} Mgas/s\n` +

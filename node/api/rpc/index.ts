@@ -9,9 +9,9 @@
 import type { RpcMetrics } from "../../metrics/index.ts";
 import type { Logger } from "../../utils/logger.ts";
 import type { RpcContext } from "./context.ts";
+import { debugTraceMethods } from "./methods/debug-trace.ts";
 import { ethMethods } from "./methods/eth.ts";
 import { FilterManager, filterMethods } from "./methods/filters.ts";
-import { debugTraceMethods } from "./methods/debug-trace.ts";
 import { debugRawMethods, netWeb3Methods, txpoolMethods } from "./methods/misc.ts";
 import { type MethodTable, RpcDispatcher } from "./registry.ts";
 import { RpcServer, type RpcServerOptions } from "./server.ts";

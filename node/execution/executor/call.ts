@@ -32,7 +32,7 @@ import {
 } from "@ethereumjs/util";
 import { type RunTxResult, runTx, type VM } from "@ethereumjs/vm";
 import type { Blockchain } from "../chain/blockchain.ts";
-import { withDeadline } from "./guard.ts";
+import { ExecutionTimeoutError, withDeadline } from "./guard.ts";
 import { applyPreBlockSystemWrites } from "./system.ts";
 
 export interface CallMessage {
@@ -286,6 +286,8 @@ export async function executeCall(chain: Blockchain, msg: CallMessage, env: Call
         reportAccessList: env.reportAccessList,
       });
     } catch (err) {
+      // A timeout is not a reason the message could not start: keep its type.
+      if (err instanceof ExecutionTimeoutError) throw err;
       throw new CallError(normalizeTxError((err as Error).message ?? String(err), from, sender, tx));
     }
     const ex = result.execResult;

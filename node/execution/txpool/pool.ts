@@ -233,9 +233,7 @@ export class TxPool extends TypedEmitter<PoolEvents> {
 
   /** Decodes raw transaction bytes and adds them. Returns the transaction hash. */
   async addRaw(raw: Uint8Array, opts: { local?: boolean } = {}): Promise<PoolTx> {
-    const tx = this.decode(raw);
-    await this.recovery?.recover([tx]);
-    return this.add(tx, { ...opts, size: raw.length });
+    return this.add(this.decode(raw), { ...opts, size: raw.length });
   }
 
   decode(raw: Uint8Array): TypedTransaction {
@@ -290,12 +288,13 @@ export class TxPool extends TypedEmitter<PoolEvents> {
    * Adds a signed transaction. Throws `TxPoolError` with geth's message when refused.
    * Local transactions (from this node's RPC) skip the price floor and are journaled.
    */
-  add(
+  async add(
     tx: TypedTransaction,
     opts: { local?: boolean; size?: number; reinject?: boolean } = {},
   ): Promise<PoolTx> {
     const size = opts.size ?? txBytes(tx).length;
-    // Stateless checks and sender recovery run before taking the lock.
+    // The sender is recovered on the worker thread; stateless checks run before taking the lock.
+    await this.recovery?.recover([tx]);
     const stateless = this.validateStateless(tx, size, opts.local ?? false);
     return this.lock.run(() => this.addLocked(stateless, opts.local ?? false, opts.reinject ?? false));
   }
