@@ -6,9 +6,13 @@
  *   default (measured here), which matters because the trie hashes every node it touches.
  * - ecrecover: libsecp256k1 through the `secp256k1` native addon, ~14,000 recoveries/s against
  *   ~600/s in pure JS.
+ * - kzg: c-kzg (the reference C library) for the EIP-4844 point-evaluation precompile (0x0a),
+ *   part of Prague's consensus rules even on a chain without blobs. Its trusted setup takes ~2 s
+ *   to load, so it is loaded synchronously on first use rather than at every start.
  */
 import { createRequire } from "node:module";
 import type { CustomCrypto } from "@ethereumjs/common";
+import { bytesToHex, hexToBytes, type KZG } from "@ethereumjs/util";
 import { createKeccak } from "hash-wasm";
 
 interface NativeSecp256k1 {
@@ -83,4 +87,54 @@ export function ecsign(
   return { r: signature.slice(0, 32), s: signature.slice(32, 64), recovery: recid as 0 | 1 };
 }
 
-export const customCrypto: CustomCrypto = { keccak256, ecrecover };
+interface CKzg {
+  loadTrustedSetup(precompute: number, filePath?: string): void;
+  blobToKzgCommitment(blob: Uint8Array): Uint8Array;
+  computeBlobKzgProof(blob: Uint8Array, commitment: Uint8Array): Uint8Array;
+  verifyKzgProof(commitment: Uint8Array, z: Uint8Array, y: Uint8Array, proof: Uint8Array): boolean;
+  verifyBlobKzgProofBatch(blobs: Uint8Array[], commitments: Uint8Array[], proofs: Uint8Array[]): boolean;
+  computeCells(blob: Uint8Array): Uint8Array[];
+  computeCellsAndKzgProofs(blob: Uint8Array): [Uint8Array[], Uint8Array[]];
+  recoverCellsAndKzgProofs(indices: number[], cells: Uint8Array[]): [Uint8Array[], Uint8Array[]];
+  verifyCellKzgProofBatch(
+    commitments: Uint8Array[],
+    indices: number[],
+    cells: Uint8Array[],
+    proofs: Uint8Array[],
+  ): boolean;
+}
+
+let ckzg: CKzg | undefined;
+function loadKzg(): CKzg {
+  if (ckzg === undefined) {
+    const lib = require("c-kzg") as CKzg;
+    lib.loadTrustedSetup(0);
+    ckzg = lib;
+  }
+  return ckzg;
+}
+
+const b = (hex: string) => hexToBytes(hex as `0x${string}`);
+const h = (bytes: Uint8Array) => bytesToHex(bytes);
+
+/** ethereumjs' KZG interface (hex strings) over c-kzg (bytes), loaded on first use. */
+export const kzg: KZG = {
+  blobToKzgCommitment: (blob) => h(loadKzg().blobToKzgCommitment(b(blob))),
+  computeBlobProof: (blob, commitment) => h(loadKzg().computeBlobKzgProof(b(blob), b(commitment))),
+  verifyProof: (commitment, z, y, proof) => loadKzg().verifyKzgProof(b(commitment), b(z), b(y), b(proof)),
+  verifyBlobProofBatch: (blobs, commitments, proofs) =>
+    loadKzg().verifyBlobKzgProofBatch(blobs.map(b), commitments.map(b), proofs.map(b)),
+  computeCells: (blob) => loadKzg().computeCells(b(blob)).map(h),
+  computeCellsAndProofs: (blob) => {
+    const [cells, proofs] = loadKzg().computeCellsAndKzgProofs(b(blob));
+    return [cells.map(h), proofs.map(h)];
+  },
+  recoverCellsAndProofs: (indices, cells) => {
+    const [all, proofs] = loadKzg().recoverCellsAndKzgProofs(indices, cells.map(b));
+    return [all.map(h), proofs.map(h)];
+  },
+  verifyCellKzgProofBatch: (commitments, indices, cells, proofs) =>
+    loadKzg().verifyCellKzgProofBatch(commitments.map(b), indices, cells.map(b), proofs.map(b)),
+};
+
+export const customCrypto: CustomCrypto = { keccak256, ecrecover, kzg };

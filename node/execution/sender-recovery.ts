@@ -18,6 +18,11 @@ const RECORD_OUT = 65;
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
 /** Largest batch sent in one message; bounds the latency of the first transaction in it. */
 const MAX_BATCH = 512;
+/**
+ * Smaller batches are recovered on the main thread: a worker round trip (postMessage and its
+ * wake-up) costs more than a few native recoveries (~60 us each), measured here under load.
+ */
+const MIN_WORKER_BATCH = 8;
 
 interface Pending {
   tx: TypedTransaction;
@@ -66,6 +71,11 @@ export class SenderRecovery {
 
   private flush(): void {
     this.scheduled = false;
+    if (this.queue.length < MIN_WORKER_BATCH) {
+      // ethereumjs recovers (and caches) on first use; the caller does that right after.
+      for (const item of this.queue.splice(0)) item.resolve();
+      return;
+    }
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
       const input = new Uint8Array(batch.length * RECORD_IN);

@@ -11,10 +11,12 @@
  *    reports both rates and their ratio.
  *
  * Flags: --transfers N (default 10000) --erc20 M (default 5000) --senders S (default 100)
- *        --concurrency C (default 32) --block-time SECONDS (timer blocks instead of automine)
+ *        --concurrency C (default 32) --batch B (transactions per JSON-RPC request, default 1)
+ *        --block-time SECONDS (default 1; 0 = automine, where every send waits for its block)
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { Agent, request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,7 +42,9 @@ const TRANSFERS = arg("transfers", 10_000);
 const ERC20 = arg("erc20", 5_000);
 const SENDERS = arg("senders", 100);
 const CONCURRENCY = arg("concurrency", 32);
-const BLOCK_TIME = arg("block-time", 0);
+const BLOCK_TIME = arg("block-time", 1);
+/** Transactions per JSON-RPC request: 1 sends single requests, more sends JSON-RPC batches. */
+const BATCH = arg("batch", 1);
 const ANVIL_TRANSFERS_PER_SECOND = 2_600;
 
 const log = (msg: string) => process.stdout.write(`[bench:el] ${msg}\n`);
@@ -59,21 +63,60 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A lean JSON-RPC client (node:http with keep-alive): fetch() costs the client several times
+ * more CPU per request, and on a 2-core machine the client shares the CPU with the node.
+ */
 class Rpc {
   private id = 0;
   readonly url: string;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly port: number;
   constructor(url: string) {
     this.url = url;
+    this.port = Number(new URL(url).port);
+  }
+  private post(body: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: this.port,
+          method: "POST",
+          path: "/",
+          agent: this.agent,
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
   }
   async call<T>(method: string, params: unknown[] = []): Promise<T> {
-    const response = await fetch(this.url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: ++this.id, method, params }),
-    });
-    const body = (await response.json()) as { result?: T; error?: { message: string } };
+    const text = await this.post(JSON.stringify({ jsonrpc: "2.0", id: ++this.id, method, params }));
+    const body = JSON.parse(text) as { result?: T; error?: { message: string } };
     if (body.error !== undefined) throw new Error(`${method}: ${body.error.message}`);
     return body.result as T;
+  }
+  /** One JSON-RPC batch of calls to the same method; throws on the first error. */
+  async batch(method: string, paramsList: unknown[][]): Promise<unknown[]> {
+    const requests = paramsList.map((params) => ({ jsonrpc: "2.0", id: ++this.id, method, params }));
+    const body = JSON.parse(await this.post(JSON.stringify(requests))) as {
+      result?: unknown;
+      error?: { message: string };
+    }[];
+    for (const item of body)
+      if (item.error !== undefined) throw new Error(`${method}: ${item.error.message}`);
+    return body.map((item) => item.result);
+  }
+  close(): void {
+    this.agent.destroy();
   }
 }
 
@@ -136,9 +179,15 @@ async function sendAll(rpc: Rpc, raws: Hex[], senderOf: (i: number) => number, l
   let done = 0;
   let lastReport = Date.now();
   const worker = async (list: Hex[]) => {
-    for (const raw of list) {
-      await rpc.call("eth_sendRawTransaction", [raw]);
-      done++;
+    for (let i = 0; i < list.length; i += BATCH) {
+      const chunk = list.slice(i, i + BATCH);
+      if (chunk.length === 1) await rpc.call("eth_sendRawTransaction", [chunk[0]]);
+      else
+        await rpc.batch(
+          "eth_sendRawTransaction",
+          chunk.map((raw) => [raw]),
+        );
+      done += chunk.length;
       if (Date.now() - lastReport > 2000) {
         lastReport = Date.now();
         log(`${label}: sent ${done}/${raws.length}`);
@@ -351,6 +400,7 @@ async function main(): Promise<void> {
   for (let n = 1n; n <= head; n++)
     raws.push(hexToBytes(await rpc.call<Hex>("debug_getRawBlock", [`0x${n.toString(16)}`])));
   stop();
+  rpc.close();
   const replay = await replayRaw(genesis, raws);
   const range = (from: bigint, to: bigint) => replay.slice(Number(from) - 1, Number(to));
   const sum = (rows: { seconds: number; txs: number; gas: bigint }[]) =>
@@ -387,7 +437,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\nraw VM gas rate: transfers ${mgas(rawA.gas, rawA.seconds)} Mgas/s, ERC-20 ${mgas(rawB.gas, rawB.seconds)} Mgas/s\n` +
       `vs Anvil reference (${ANVIL_TRANSFERS_PER_SECOND} transfers/s on this machine class): ${(rate(TRANSFERS, a.seconds) / ANVIL_TRANSFERS_PER_SECOND).toFixed(2)}x\n` +
-      `blocks: transfers ${a.first}..${a.last}, ERC-20 ${b.first}..${b.last}; senders ${SENDERS}, concurrency ${CONCURRENCY}, ${BLOCK_TIME > 0 ? `block time ${BLOCK_TIME}s` : "automine"}\n`,
+      `blocks: transfers ${a.first}..${a.last}, ERC-20 ${b.first}..${b.last}; senders ${SENDERS}, concurrency ${CONCURRENCY}, ${BATCH > 1 ? `JSON-RPC batches of ${BATCH}` : "single requests"}, ${BLOCK_TIME > 0 ? `block time ${BLOCK_TIME}s` : "automine"}\n`,
   );
 }
 

@@ -175,41 +175,59 @@ export function formatReceipts(
 ): JsonObject[] {
   const out: JsonObject[] = [];
   let logIndex = 0;
-  let previousGas = 0n;
-  const baseFee = block.header.baseFeePerGas;
   for (let i = 0; i < block.transactions.length; i++) {
-    const tx = block.transactions[i];
-    const receipt = receipts[i];
-    const sender = senders[i];
-    const txHash = tx.hash();
-    const logs = receipt.logs.map((log) =>
-      formatLog(log, { block, txIndex: i, txHash, logIndex: logIndex++ }),
-    );
-    const json: JsonObject = {
-      type: q(tx.type),
-    };
-    if (receipt.stateRoot !== undefined) json.root = d(receipt.stateRoot);
-    else json.status = q(receipt.status ?? 0);
-    json.cumulativeGasUsed = q(receipt.cumulativeGasUsed);
-    json.logs = logs;
-    json.logsBloom = d(logsBloom(receipt.logs));
-    json.transactionHash = d(txHash);
-    json.transactionIndex = q(i);
-    json.blockHash = d(block.hash());
-    json.blockNumber = q(block.header.number);
-    json.gasUsed = q(receipt.cumulativeGasUsed - previousGas);
-    json.effectiveGasPrice = q(effectiveGasPrice(tx, baseFee));
-    json.from = sender.toString();
-    json.to = tx.to === undefined ? null : tx.to.toString();
-    json.contractAddress =
-      tx.to === undefined ? d(generateAddress(sender.bytes, bigIntToUnpaddedBytes(tx.nonce))) : null;
-    if (tx.type === 3) {
-      const blobs = (tx as unknown as { blobVersionedHashes: string[] }).blobVersionedHashes.length;
-      json.blobGasUsed = q(BigInt(blobs) * 131072n);
-      json.blobGasPrice = q(block.header.getBlobGasPrice());
-    }
-    previousGas = receipt.cumulativeGasUsed;
-    out.push(json);
+    out.push(formatReceiptAt(block, receipts, senders, i, logIndex));
+    logIndex += receipts[i].logs.length;
   }
   return out;
+}
+
+/** The receipt of transaction `i` in RPC form, without formatting the block's other receipts. */
+export function formatReceipt(
+  block: Block,
+  receipts: readonly StoredReceipt[],
+  senders: readonly Address[],
+  i: number,
+): JsonObject {
+  let logIndex = 0;
+  for (let j = 0; j < i; j++) logIndex += receipts[j].logs.length;
+  return formatReceiptAt(block, receipts, senders, i, logIndex);
+}
+
+function formatReceiptAt(
+  block: Block,
+  receipts: readonly StoredReceipt[],
+  senders: readonly Address[],
+  i: number,
+  firstLogIndex: number,
+): JsonObject {
+  const tx = block.transactions[i];
+  const receipt = receipts[i];
+  const sender = senders[i];
+  const txHash = tx.hash();
+  const previousGas = i === 0 ? 0n : receipts[i - 1].cumulativeGasUsed;
+  let logIndex = firstLogIndex;
+  const logs = receipt.logs.map((log) => formatLog(log, { block, txIndex: i, txHash, logIndex: logIndex++ }));
+  const json: JsonObject = { type: q(tx.type) };
+  if (receipt.stateRoot !== undefined) json.root = d(receipt.stateRoot);
+  else json.status = q(receipt.status ?? 0);
+  json.cumulativeGasUsed = q(receipt.cumulativeGasUsed);
+  json.logs = logs;
+  json.logsBloom = d(logsBloom(receipt.logs));
+  json.transactionHash = d(txHash);
+  json.transactionIndex = q(i);
+  json.blockHash = d(block.hash());
+  json.blockNumber = q(block.header.number);
+  json.gasUsed = q(receipt.cumulativeGasUsed - previousGas);
+  json.effectiveGasPrice = q(effectiveGasPrice(tx, block.header.baseFeePerGas));
+  json.from = sender.toString();
+  json.to = tx.to === undefined ? null : tx.to.toString();
+  json.contractAddress =
+    tx.to === undefined ? d(generateAddress(sender.bytes, bigIntToUnpaddedBytes(tx.nonce))) : null;
+  if (tx.type === 3) {
+    const blobs = (tx as unknown as { blobVersionedHashes: string[] }).blobVersionedHashes.length;
+    json.blobGasUsed = q(BigInt(blobs) * 131072n);
+    json.blobGasPrice = q(block.header.getBlobGasPrice());
+  }
+  return json;
 }

@@ -60,6 +60,9 @@ export interface DispatcherOptions {
   callTimeoutMs: number;
 }
 
+/** Calls of one batch in flight at once: enough to batch worker-thread work, bounded for fairness. */
+const BATCH_CONCURRENCY = 64;
+
 export class RpcDispatcher {
   private readonly methods: MethodTable;
   private readonly opts: DispatcherOptions;
@@ -103,11 +106,19 @@ export class RpcDispatcher {
           ),
         ];
       }
-      const responses: JsonRpcResponse[] = [];
-      for (const item of body) {
-        const response = await this.handleOne(item, info);
-        if (response !== undefined) responses.push(response);
-      }
+      // Calls of a batch run concurrently (up to BATCH_CONCURRENCY at once) and start in order,
+      // so e.g. a sender's transactions still reach the pool in nonce order; responses keep
+      // the request order.
+      const results: (JsonRpcResponse | undefined)[] = new Array(body.length);
+      let next = 0;
+      const lane = async () => {
+        while (next < body.length) {
+          const index = next++;
+          results[index] = await this.handleOne(body[index], info);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, body.length) }, lane));
+      const responses = results.filter((r): r is JsonRpcResponse => r !== undefined);
       return responses.length > 0 ? responses : undefined;
     }
     return this.handleOne(body, info);

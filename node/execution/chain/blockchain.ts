@@ -9,6 +9,7 @@
  *                                                                                   (pool, RPC subscriptions)
  */
 import { type Block, type BlockHeader, createBlock } from "@ethereumjs/block";
+import { RLP } from "@ethereumjs/rlp";
 import type { MerkleStateManager } from "@ethereumjs/statemanager";
 import {
   Account,
@@ -108,6 +109,12 @@ async function genesisBlock(config: ChainConfig, executor: Executor): Promise<Bl
   );
 }
 
+/** True when two blocks carry the same body (transactions, uncles, withdrawals). */
+function sameBody(a: Block, b: Block): boolean {
+  if (a === b) return true;
+  return equalsBytes(RLP.encode(a.raw().slice(1) as never), RLP.encode(b.raw().slice(1) as never));
+}
+
 export class Blockchain extends TypedEmitter<ChainEvents> {
   readonly db: ChainDB;
   readonly config: ChainConfig;
@@ -123,6 +130,11 @@ export class Blockchain extends TypedEmitter<ChainEvents> {
   /** Blocks we built, by hash, so importing them does not execute them a second time. */
   private readonly built = new Map<string, ExecutedBlock>();
   private headStateCache: { hash: string; sm: MerkleStateManager } | undefined;
+  /**
+   * Head and marker updates run one at a time: each computes its canonical-index rewrite from
+   * the current head, so two interleaved updates would leave the second one's index wrong.
+   */
+  private headQueue: Promise<unknown> = Promise.resolve();
 
   private constructor(modules: BlockchainModules, config: ChainConfig, genesis: Block) {
     super();
@@ -206,7 +218,8 @@ export class Blockchain extends TypedEmitter<ChainEvents> {
       const hash = this.db.getMeta(name);
       return hash === undefined ? undefined : this.store.getBlock(hash);
     };
-    let head = read(MetaKey.head) ?? this._genesis;
+    const stored = read(MetaKey.head) ?? this._genesis;
+    let head = stored;
     let rewound = 0;
     // Walk back to the newest canonical block whose body and state are both present.
     while (head.header.number > 0n && !this.executor.hasState(head.header.stateRoot)) {
@@ -215,22 +228,22 @@ export class Blockchain extends TypedEmitter<ChainEvents> {
       head = parent;
       rewound++;
     }
-    this._head = head;
     const finalized = read(MetaKey.finalized);
     const safe = read(MetaKey.safe);
-    this._finalized =
-      finalized !== undefined && finalized.header.number <= head.header.number
-        ? finalized.header
-        : this._genesis.header;
-    this._safe =
-      safe !== undefined && safe.header.number <= head.header.number ? safe.header : this._finalized;
+    this._head = stored;
+    this._finalized = finalized?.header ?? this._genesis.header;
+    this._safe = safe?.header ?? this._finalized;
     if (rewound > 0) {
       this.logger.warn(
         { number: head.header.number, rewound },
         "Head state missing, rewound to last complete block",
       );
+      // From the stored head, so the canonical entries (hashes, tx lookups, log index) above the
+      // new head are deleted and head, safe and finalized are rewritten, in one batch.
       await this.setHead(head.hash());
     }
+    if (this._finalized.number > this._head.header.number) this._finalized = this._head.header;
+    if (this._safe.number > this._head.header.number) this._safe = this._head.header;
     this.updateGauges();
     this.logger.info(
       { number: head.header.number, hash: bytesToHex(head.hash()), finalized: this._finalized.number },
@@ -277,8 +290,11 @@ export class Blockchain extends TypedEmitter<ChainEvents> {
     }
     const started = performance.now();
     const key = bytesToHex(hash);
-    let executed = this.built.get(key);
-    this.built.delete(key);
+    // Our own build result stands in for execution only if the body is the one we built: the
+    // hash covers the header alone, and a block with our header but another body is invalid.
+    const built = this.built.get(key);
+    let executed = built !== undefined && sameBody(built.block, block) ? built : undefined;
+    if (executed !== undefined) this.built.delete(key);
     if (executed === undefined) {
       await this.recovery?.recover(block.transactions);
       try {
@@ -296,8 +312,18 @@ export class Blockchain extends TypedEmitter<ChainEvents> {
     return true;
   }
 
+  private serialized<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.headQueue.then(task, task);
+    this.headQueue = result.catch(() => {});
+    return result;
+  }
+
   /** Makes the known block `hash` the canonical head. */
-  async setHead(hash: Uint8Array): Promise<CanonicalChange> {
+  setHead(hash: Uint8Array): Promise<CanonicalChange> {
+    return this.serialized(() => this.setHeadLocked(hash));
+  }
+
+  private async setHeadLocked(hash: Uint8Array): Promise<CanonicalChange> {
     const block = this.store.getBlock(hash);
     if (block === undefined)
       throw new ChainError(ChainErrorCode.UNKNOWN_BLOCK, `unknown block ${bytesToHex(hash)}`);
@@ -345,7 +371,14 @@ export class Blockchain extends TypedEmitter<ChainEvents> {
   }
 
   /** Moves the safe and finalized markers; both must be canonical ancestors of the head. */
-  async setForkchoiceMarkers(
+  setForkchoiceMarkers(
+    safeHash: Uint8Array | undefined,
+    finalizedHash: Uint8Array | undefined,
+  ): Promise<void> {
+    return this.serialized(() => this.setMarkersLocked(safeHash, finalizedHash));
+  }
+
+  private async setMarkersLocked(
     safeHash: Uint8Array | undefined,
     finalizedHash: Uint8Array | undefined,
   ): Promise<void> {

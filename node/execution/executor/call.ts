@@ -113,7 +113,8 @@ export class CallError extends Error {
 
 const DEFAULT_GAS = 2n ** 63n - 1n;
 
-async function applyStateOverride(
+/** Writes `overrides` (geth's state override set) into `sm` before execution. */
+export async function applyStateOverride(
   sm: MerkleStateManager,
   overrides: Map<string, AccountOverride>,
 ): Promise<void> {

@@ -424,7 +424,14 @@ export class TxPool extends TypedEmitter<PoolEvents> {
       const bump = this.opts.priceBump;
       const minFee = existing.feeCap + (existing.feeCap * bump) / 100n;
       const minTip = existing.tipCap + (existing.tipCap * bump) / 100n;
-      if (ptx.feeCap < minFee || ptx.tipCap < minTip) {
+      // As geth: both must also be strictly higher, or a bump that rounds to 0 (tiny fees, a
+      // zero tip) would let a transaction be replaced for free.
+      if (
+        ptx.feeCap <= existing.feeCap ||
+        ptx.tipCap <= existing.tipCap ||
+        ptx.feeCap < minFee ||
+        ptx.tipCap < minTip
+      ) {
         fail(TxPoolErrorCode.REPLACEMENT_UNDERPRICED, "replacement transaction underpriced");
       }
       // Swap in place: removeTx would demote the sender's later pending transactions, or drop
@@ -582,7 +589,9 @@ export class TxPool extends TypedEmitter<PoolEvents> {
     this.updateGauges();
     for (const tx of reinject) {
       try {
-        const ptx = this.validateStateless(tx, txBytes(tx).length, true);
+        // Validated without the remote price floor (it was good enough to be mined), but
+        // re-injected as a remote transaction: evictable and not journaled.
+        const ptx: PoolTx = { ...this.validateStateless(tx, txBytes(tx).length, true), local: false };
         await this.addLocked(ptx, false, true);
       } catch {
         // A reorged-out transaction that no longer applies (nonce used on the new chain) is dropped.

@@ -12,7 +12,7 @@ import { TxPoolError } from "../../../execution/txpool/errors.ts";
 import { type RpcContext, resolveBlock, resolveHeader, stateHeader } from "../context.ts";
 import { headerNotFound, invalidParams, RpcError, RpcErrorCode, revertError } from "../errors.ts";
 import { feeHistory, nextBlobFee, suggestTip } from "../fees.ts";
-import { formatBlock, formatHeader, formatReceipts, formatTx, type Json } from "../format.ts";
+import { formatBlock, formatHeader, formatReceipt, formatReceipts, formatTx, type Json } from "../format.ts";
 import { blockLogs, criteriaOf, queryLogs } from "../logs.ts";
 import {
   address,
@@ -408,7 +408,7 @@ export function ethMethods(ctx: RpcContext): MethodTable {
       const receipts = chain.store.getReceipts(found.block.hash());
       const senders = chain.store.getSenders(found.block.hash());
       if (receipts === undefined || senders === undefined) return null;
-      return formatReceipts(found.block, receipts, senders)[found.index];
+      return formatReceipt(found.block, receipts, senders, found.index);
     }),
     eth_getBlockReceipts: method([blockRef("block")], (ref) => {
       const block = resolveBlock(ctx, ref);
