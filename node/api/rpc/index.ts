@@ -13,6 +13,8 @@ import { debugTraceMethods } from "./methods/debug-trace.ts";
 import { ethMethods } from "./methods/eth.ts";
 import { FilterManager, filterMethods } from "./methods/filters.ts";
 import { debugRawMethods, netWeb3Methods, txpoolMethods } from "./methods/misc.ts";
+import { proofMethods } from "./methods/proof.ts";
+import { simulateMethods } from "./methods/simulate.ts";
 import { type MethodTable, RpcDispatcher } from "./registry.ts";
 import { RpcServer, type RpcServerOptions } from "./server.ts";
 
@@ -29,7 +31,7 @@ export function buildMethodTable(
   providers: Record<string, MethodProvider> = {},
 ): MethodTable {
   const tables: Record<string, MethodTable> = {
-    eth: { ...ethMethods(ctx), ...filterMethods(filters) },
+    eth: { ...ethMethods(ctx), ...filterMethods(filters), ...proofMethods(ctx), ...simulateMethods(ctx) },
     net: netWeb3Methods(ctx),
     txpool: txpoolMethods(ctx),
     debug: { ...debugRawMethods(ctx), ...debugTraceMethods(ctx) },

@@ -149,7 +149,9 @@ export class Executor {
         return blockchain;
       },
     };
-    return createVM({ common, stateManager: sm, blockchain });
+    // A copy: every EVM subscribes to its Common's hardfork events and never unsubscribes, so
+    // sharing ChainConfig's instance would keep every VM ever created alive.
+    return createVM({ common: common.copy(), stateManager: sm, blockchain });
   }
 
   /**

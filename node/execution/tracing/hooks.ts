@@ -238,14 +238,14 @@ function gethOpName(name: string, op: number): string {
   return name;
 }
 
-interface LastStep {
+export interface LastStep {
   op: number;
   opName: string;
   stackLen: number;
 }
 
 /** ethereumjs' EVM error, in geth's words. */
-function gethError(error: string, last?: LastStep): string {
+export function gethError(error: string, last?: LastStep): string {
   switch (error) {
     case "revert":
       return "execution reverted";

@@ -461,16 +461,19 @@ export function ethMethods(ctx: RpcContext): MethodTable {
         if (block === undefined) throw new RpcError(RpcErrorCode.SERVER, "unknown block");
         return blockLogs(chain, block, criteria);
       }
-      const from = resolveHeader(ctx, filter.fromBlock ?? LATEST);
-      const to = resolveHeader(ctx, filter.toBlock ?? LATEST);
-      if (from === undefined || to === undefined) {
-        const fromNumber = filter.fromBlock?.kind === "number" ? filter.fromBlock.number : undefined;
-        if (fromNumber !== undefined && fromNumber > chain.head.header.number) return [];
-        throw headerNotFound();
-      }
-      if (from.number > to.number)
-        throw new RpcError(RpcErrorCode.INVALID_PARAMS, "invalid block range params");
-      return queryLogs(chain, criteria, from.number, to.number, {
+      // Numbers past the head are clamped to it, as geth does (a range wholly past it is empty).
+      const head = chain.head.header.number;
+      const number = (ref: BlockRef | undefined): bigint | undefined => {
+        if (ref?.kind === "number") return ref.number > head ? head + 1n : ref.number;
+        return resolveHeader(ctx, ref ?? LATEST)?.number;
+      };
+      const from = number(filter.fromBlock);
+      let to = number(filter.toBlock);
+      if (from === undefined || to === undefined) throw headerNotFound();
+      if (from > head) return [];
+      if (to > head) to = head;
+      if (from > to) throw new RpcError(RpcErrorCode.INVALID_PARAMS, "invalid block range params");
+      return queryLogs(chain, criteria, from, to, {
         maxRange: ctx.opts.logsMaxRange,
         maxResults: ctx.opts.logsMaxResults,
       });
