@@ -64,7 +64,7 @@ async function genesisBlock(config: ChainConfig, executor: Executor): Promise<Bl
   const g = config.genesis;
   const timestamp = BigInt(g.timestamp);
   const common = config.commonAt(0n, timestamp);
-  const sm = executor.stateAt(KECCAK256_RLP, common);
+  const sm = executor.stateAt(KECCAK256_RLP, common, { writable: true });
   for (const [address, account] of Object.entries(g.alloc)) {
     const addr = createAddressFromString(address);
     const nonce = account.nonce === undefined ? 0n : BigInt(account.nonce);

@@ -316,6 +316,16 @@ export class InProcessEngine implements ExecutionEngine {
       .then((built) => {
         this.chain.rememberBuilt(built);
         this.metrics?.buildSeconds.observe((performance.now() - started) / 1000);
+        this.logger.debug(
+          {
+            number: built.block.header.number,
+            txs: built.block.transactions.length,
+            executeMs: Math.round(built.timings.execute),
+            commitMs: Math.round(built.timings.commit),
+            sealMs: Math.round(built.timings.seal),
+          },
+          "Built payload",
+        );
         if (built.rejected.length > 0) {
           this.logger.debug(
             { count: built.rejected.length, first: built.rejected[0].error },

@@ -33,6 +33,7 @@ import type { BlockStore } from "../chain/store.ts";
 import { keccak256 } from "../crypto.ts";
 import type { StateStore } from "../db/state-store.ts";
 import { ChainError, ChainErrorCode } from "../errors.ts";
+import { OverlayDB } from "../state/tries.ts";
 import { orderedTrieRoot, transactionsRoot } from "../trie/index.ts";
 import { accumulateRequests, applyPreBlockSystemWrites, applyWithdrawals } from "./system.ts";
 import { validateHeader } from "./validate.ts";
@@ -67,6 +68,8 @@ export interface BuiltBlock extends ExecutedBlock {
   value: bigint;
   /** Transactions that failed to apply, with the reason. */
   rejected: { tx: TypedTransaction; sender: Address; error: string }[];
+  /** Where the time went, in ms: executing transactions, committing state, sealing. */
+  timings: { execute: number; commit: number; seal: number };
 }
 
 export interface BuildOptions {
@@ -96,6 +99,8 @@ class Mutex {
 }
 
 const TX_GAS = 21_000n;
+/** Transactions executed between yields to the event loop while building (~5-10 ms of work). */
+const YIELD_EVERY_TXS = 32;
 
 export class Executor {
   private readonly config: ChainConfig;
@@ -110,10 +115,15 @@ export class Executor {
     this.state = modules.state;
   }
 
-  /** A fresh state view at `root` (for calls, tracing and proofs: never written back). */
-  stateAt(root: Uint8Array, common: Common): MerkleStateManager {
+  /**
+   * A fresh state manager at `root` with its own caches. Read-only views (calls, tracing,
+   * proofs, pool checks) by default; `writable` for block execution and genesis.
+   */
+  stateAt(root: Uint8Array, common: Common, opts: { writable?: boolean } = {}): MerkleStateManager {
     const trie = new MerklePatriciaTrie({
-      db: this.state,
+      // Views keep their trie writes (a call that commits its changes) in memory: only block
+      // execution may add nodes to the store that goes to disk.
+      db: opts.writable === true ? this.state : new OverlayDB(this.state),
       root,
       useKeyHashing: true,
       useKeyHashingFunction: keccak256,
@@ -133,7 +143,7 @@ export class Executor {
     const warm = this.warm;
     this.warm = undefined;
     if (warm !== undefined && equalsBytes(warm.root, root) && warm.sm.common === common) return warm.sm;
-    return this.stateAt(root, common);
+    return this.stateAt(root, common, { writable: true });
   }
 
   /** A VM over `sm` whose BLOCKHASH resolves ancestors of `parent`. */
@@ -218,6 +228,7 @@ export class Executor {
     txs: TxSource,
     opts: BuildOptions,
   ): Promise<BuiltBlock> {
+    const started = performance.now();
     const number = parent.number + 1n;
     const common = this.config.commonAt(number, attrs.timestamp);
     if (!this.hasState(parent.stateRoot)) {
@@ -260,9 +271,17 @@ export class Executor {
       await applyPreBlockSystemWrites(vm, headerData);
       const deadline =
         opts.maxMillis === undefined ? Number.POSITIVE_INFINITY : performance.now() + opts.maxMillis;
+      let sinceYield = 0;
       for (let next = txs.peek(); next !== undefined; next = txs.peek()) {
         if (gasLimit - gasUsed < TX_GAS) break;
         if (performance.now() > deadline) break;
+        // runTx only awaits microtasks: without this, RPC requests would wait for the whole
+        // block. Yielding every few transactions lets the node keep admitting transactions
+        // (for the next block) while it builds this one.
+        if (++sinceYield >= YIELD_EVERY_TXS) {
+          sinceYield = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         const { tx, sender } = next;
         if (tx.gasLimit > gasLimit - gasUsed) {
           txs.pop();
@@ -296,8 +315,10 @@ export class Executor {
         const depositContract = this.config.genesis.config.depositContractAddress ?? "";
         requests = await accumulateRequests(vm, depositContract, logs);
       }
+      const executed = performance.now();
       await vm.evm.journal.commit();
       const stateRoot = await sm.getStateRoot();
+      const committed = performance.now();
 
       const receipts = results.map((r) => fromVmReceipt(r.receipt));
       const bloom = new Uint8Array(256);
@@ -326,7 +347,12 @@ export class Executor {
       // (and recover every sender again).
       const sealed = attachTransactions(block, included);
       this.warm = { root: stateRoot, sm };
-      return { block: sealed, receipts, senders, requests, value, rejected };
+      const timings = {
+        execute: executed - started,
+        commit: committed - executed,
+        seal: performance.now() - committed,
+      };
+      return { block: sealed, receipts, senders, requests, value, rejected, timings };
     } catch (err) {
       await vm.evm.journal.revert().catch(() => {});
       throw err;
