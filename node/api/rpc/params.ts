@@ -4,7 +4,10 @@
  * as geth reports them ("invalid argument 0: hex string without 0x prefix").
  */
 import { hexToBytes } from "@ethereumjs/util";
+import type { AccountOverride, BlockOverrides } from "../../execution/executor/call.ts";
 import { invalidParams } from "./errors.ts";
+
+export type { AccountOverride, BlockOverrides };
 
 export interface Param<T> {
   readonly name: string;
@@ -278,17 +281,6 @@ export function decodeCallRequest(v: unknown): CallRequest {
 
 export const callRequest = (name: string) => param(name, decodeCallRequest);
 
-export interface AccountOverride {
-  balance?: bigint;
-  nonce?: bigint;
-  code?: Uint8Array;
-  /** Replaces all storage. */
-  state?: Map<string, Uint8Array>;
-  /** Patches individual slots. */
-  stateDiff?: Map<string, Uint8Array>;
-  movePrecompileToAddress?: Uint8Array;
-}
-
 export type StateOverride = Map<string, AccountOverride>;
 
 function decodeSlots(v: unknown): Map<string, Uint8Array> {
@@ -324,16 +316,6 @@ export function decodeStateOverride(v: unknown): StateOverride {
 }
 
 export const stateOverride = (name: string) => param(name, decodeStateOverride);
-
-export interface BlockOverrides {
-  number?: bigint;
-  time?: bigint;
-  gasLimit?: bigint;
-  feeRecipient?: Uint8Array;
-  prevRandao?: Uint8Array;
-  baseFeePerGas?: bigint;
-  blobBaseFee?: bigint;
-}
 
 export function decodeBlockOverrides(v: unknown): BlockOverrides {
   const o = obj(v, "block overrides");

@@ -56,14 +56,20 @@ export interface CallMessage {
   }[];
 }
 
+/** geth's state override for one account (keys of `state`/`stateDiff`: slot hex without 0x). */
 export interface AccountOverride {
   balance?: bigint;
   nonce?: bigint;
   code?: Uint8Array;
+  /** Replaces all storage. */
   state?: Map<string, Uint8Array>;
+  /** Patches individual slots. */
   stateDiff?: Map<string, Uint8Array>;
+  /** eth_simulateV1 only: moves the precompile at this account to another address. */
+  movePrecompileToAddress?: Uint8Array;
 }
 
+/** geth's block overrides (eth_call, debug_traceCall, eth_simulateV1). */
 export interface BlockOverrides {
   number?: bigint;
   time?: bigint;
@@ -71,6 +77,7 @@ export interface BlockOverrides {
   feeRecipient?: Uint8Array;
   prevRandao?: Uint8Array;
   baseFeePerGas?: bigint;
+  blobBaseFee?: bigint;
 }
 
 export interface CallEnv {

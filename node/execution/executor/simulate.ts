@@ -61,7 +61,7 @@ import { keccak256 } from "../crypto.ts";
 import { overlayState } from "../state/tries.ts";
 import { gethError } from "../tracing/hooks.ts";
 import { orderedTrieRoot, transactionsRoot } from "../trie/index.ts";
-import { type AccountOverride, applyStateOverride, type CallMessage } from "./call.ts";
+import { type AccountOverride, applyStateOverride, type BlockOverrides, type CallMessage } from "./call.ts";
 import { ExecutionTimeoutError, withDeadline } from "./guard.ts";
 import { setInterpreterHooks } from "./log-hooks.ts";
 import { accumulateRequests, applyPreBlockSystemWrites, applyWithdrawals } from "./system.ts";
@@ -100,21 +100,11 @@ export class SimulationError extends OpenGpuError<SimulationErrorCode> {
   override name = "SimulationError";
 }
 
-export interface SimBlockOverrides {
-  number?: bigint;
-  time?: bigint;
-  gasLimit?: bigint;
-  feeRecipient?: Uint8Array;
-  prevRandao?: Uint8Array;
-  baseFeePerGas?: bigint;
-  blobBaseFee?: bigint;
+/** eth_simulateV1's block overrides: the common ones plus fields only simulated blocks take. */
+export interface SimBlockOverrides extends BlockOverrides {
   difficulty?: bigint;
   beaconRoot?: Uint8Array;
   withdrawals?: WithdrawalData[];
-}
-
-export interface SimAccountOverride extends AccountOverride {
-  movePrecompileToAddress?: Uint8Array;
 }
 
 export interface SimCall extends CallMessage {
@@ -124,7 +114,7 @@ export interface SimCall extends CallMessage {
 export interface SimBlockInput {
   overrides?: SimBlockOverrides;
   /** Keyed by unprefixed lowercase hex address. */
-  stateOverride?: Map<string, SimAccountOverride>;
+  stateOverride?: Map<string, AccountOverride>;
   calls: SimCall[];
 }
 
@@ -184,7 +174,7 @@ interface PlannedBlock {
   number: bigint;
   time: bigint;
   overrides: SimBlockOverrides;
-  stateOverride?: Map<string, SimAccountOverride>;
+  stateOverride?: Map<string, AccountOverride>;
   calls: SimCall[];
 }
 
@@ -618,7 +608,7 @@ class Simulation {
   }
 
   /** geth's StateOverride.Apply: precompile moves and removals, then the account changes. */
-  private async applyOverrides(vm: VM, overrides: Map<string, SimAccountOverride>): Promise<void> {
+  private async applyOverrides(vm: VM, overrides: Map<string, AccountOverride>): Promise<void> {
     const precompiles = vm.evm.precompiles;
     // The transaction warms the fork's precompile addresses whatever moved (geth's Prepare).
     const active = [...precompiles.entries()];
