@@ -5,13 +5,33 @@
  * Invariant enforced for OpenGPU genesis files: the balances in `alloc` add up to exactly
  * 21,000,000 oGPU, split as the token table says. Geth-style files (Ethereum test chains) are
  * taken as they are: they are not OpenGPU networks.
+ *
+ * Every OpenGPU genesis deploys the Prague system contracts and the validator deposit contract
+ * (runtime code, nonce 1). The deposit contract needs no storage: it keeps no constructor state
+ * (zero-subtree hashes are derived when its root is read), so the account is exactly what
+ * deploying it would leave. Genesis validators' stake is its balance, paid out of a named share.
  */
 import { SYSTEM_CONTRACT_ADDRESSES } from "../precompiles/addresses.ts";
+import { DEPOSIT_CONTRACT_CODE } from "../precompiles/deposit/index.ts";
 import { deriveDevAccounts } from "./dev-accounts.ts";
 import { GenesisError, GenesisErrorCode } from "./errors.ts";
 import { PRAGUE_SYSTEM_CONTRACTS } from "./system-contracts.ts";
-import { MAX_SUPPLY_WEI, ONE_OGPU, parseOgpu, SHARES, TOKEN_TABLE } from "./token.ts";
-import type { GethAllocAccount, GethGenesis, OpenGpuGenesis } from "./types.ts";
+import {
+  type AllocationShare,
+  formatOgpu,
+  MAX_SUPPLY_WEI,
+  ONE_OGPU,
+  parseOgpu,
+  SHARES,
+  TOKEN_TABLE,
+} from "./token.ts";
+import type {
+  GethAllocAccount,
+  GethGenesis,
+  OpenGpuGenesis,
+  OpenGpuGenesisValidators,
+  ValidatorStakeSource,
+} from "./types.ts";
 
 export const OPENGPU_GENESIS_FORMAT = "opengpu-genesis/1";
 
@@ -25,6 +45,8 @@ const ZERO_HASH = `0x${"00".repeat(32)}`;
 const ZERO_ADDRESS = `0x${"00".repeat(20)}`;
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
 const HEX_RE = /^0x[0-9a-fA-F]*$/;
+const GWEI = 10n ** 9n;
+const VALIDATOR_STAKE_SOURCES: readonly ValidatorStakeSource[] = ["community", "reserve", "providerRewards"];
 
 function invalid(field: string, why: string): GenesisError {
   return new GenesisError(GenesisErrorCode.INVALID_FIELD, `genesis: ${field} ${why}`, { field });
@@ -63,6 +85,29 @@ export function totalSupply(genesis: Pick<GethGenesis, "alloc">): bigint {
   return total;
 }
 
+/** Checks the `validators` section; returns it normalized and the total stake in wei. */
+function checkValidators(spec: OpenGpuGenesisValidators): {
+  validators: OpenGpuGenesisValidators;
+  stake: bigint;
+} {
+  if (typeof spec !== "object" || spec === null) throw invalid("validators", "must be an object");
+  const { count, balance, source } = spec;
+  if (!Number.isSafeInteger(count) || count < 1)
+    throw invalid("validators.count", "must be a positive integer");
+  if (!VALIDATOR_STAKE_SOURCES.includes(source)) {
+    throw invalid("validators.source", `must be one of ${VALIDATOR_STAKE_SOURCES.join(", ")}`);
+  }
+  let each: bigint;
+  try {
+    each = parseOgpu(String(balance));
+  } catch {
+    throw invalid("validators.balance", `must be a decimal oGPU amount, got ${JSON.stringify(balance)}`);
+  }
+  if (each < ONE_OGPU) throw invalid("validators.balance", "must be at least 1 oGPU");
+  if (each % GWEI !== 0n) throw invalid("validators.balance", "must be a whole number of Gwei");
+  return { validators: { count, balance: formatOgpu(each), source }, stake: BigInt(count) * each };
+}
+
 export interface BuildGenesisOptions {
   /** Unix seconds used when the definition's timestamp is 0 or absent. */
   now?: number;
@@ -96,6 +141,7 @@ export function buildGenesis(spec: OpenGpuGenesis, opts: BuildGenesisOptions = {
   for (const contract of PRAGUE_SYSTEM_CONTRACTS) {
     alloc[contract.address] = { balance: "0x0", nonce: "0x1", code: contract.code };
   }
+  alloc[SYSTEM_CONTRACT_ADDRESSES.deposit] = { balance: "0x0", nonce: "0x1", code: DEPOSIT_CONTRACT_CODE };
 
   if (typeof spec.allocation !== "object" || spec.allocation === null) {
     throw invalid("allocation", "must name the five shares of the token table");
@@ -104,11 +150,19 @@ export function buildGenesis(spec: OpenGpuGenesis, opts: BuildGenesisOptions = {
     team: SYSTEM_CONTRACT_ADDRESSES.vesting,
     providerRewards: SYSTEM_CONTRACT_ADDRESSES.rewards,
   };
-  let communityPaidOut = 0n;
+  /** What is paid out of each share before its holder gets the rest, and for what. */
+  const paidOut: Partial<Record<AllocationShare, { wei: bigint; what: Set<string> }>> = {};
+  const payOut = (share: AllocationShare, wei: bigint, what: string): void => {
+    const entry = paidOut[share] ?? { wei: 0n, what: new Set<string>() };
+    entry.wei += wei;
+    entry.what.add(what);
+    paidOut[share] = entry;
+  };
 
   // Extra accounts and dev accounts are paid out of the community share.
   for (const [address, account] of Object.entries(spec.alloc ?? {})) {
     const addr = checkAddress(address, `alloc key ${address}`);
+    if (alloc[addr] !== undefined) throw invalid(`alloc key ${address}`, "is a system contract's address");
     const balance =
       account.balance === undefined ? 0n : BigInt(toQuantity(account.balance, `alloc.${address}.balance`));
     alloc[addr] = {
@@ -117,7 +171,7 @@ export function buildGenesis(spec: OpenGpuGenesis, opts: BuildGenesisOptions = {
       ...(account.nonce !== undefined ? { nonce: toQuantity(account.nonce, `alloc.${address}.nonce`) } : {}),
     };
     credit(alloc, addr, balance);
-    communityPaidOut += balance;
+    payOut("community", balance, "extra alloc balances");
   }
   if (spec.devAccounts !== undefined) {
     const { mnemonic, count, balance } = spec.devAccounts;
@@ -130,8 +184,17 @@ export function buildGenesis(spec: OpenGpuGenesis, opts: BuildGenesisOptions = {
     const each = parseOgpu(balance);
     for (const account of deriveDevAccounts(mnemonic, count)) {
       credit(alloc, account.address, each);
-      communityPaidOut += each;
+      payOut("community", each, "dev accounts");
     }
+  }
+
+  // Genesis validators' stake is locked in the deposit contract, out of the named share.
+  let validators: OpenGpuGenesisValidators | undefined;
+  if (spec.validators !== undefined) {
+    const checked = checkValidators(spec.validators);
+    validators = checked.validators;
+    credit(alloc, SYSTEM_CONTRACT_ADDRESSES.deposit, checked.stake);
+    payOut(checked.validators.source, checked.stake, "genesis validator stake");
   }
 
   for (const share of SHARES) {
@@ -146,17 +209,17 @@ export function buildGenesis(spec: OpenGpuGenesis, opts: BuildGenesisOptions = {
       );
     }
     const address = checkAddress(entry.address ?? defaults[share], `allocation.${share}.address`);
-    let paid = amount;
-    if (share === "community") {
-      if (communityPaidOut > amount) {
-        throw new GenesisError(
-          GenesisErrorCode.SUPPLY_MISMATCH,
-          "genesis: dev accounts and extra alloc balances exceed the community share",
-        );
-      }
-      paid -= communityPaidOut;
+    if (address === SYSTEM_CONTRACT_ADDRESSES.deposit) {
+      throw invalid(`allocation.${share}.address`, "must not be the deposit contract");
     }
-    credit(alloc, address, paid);
+    const out = paidOut[share];
+    if (out !== undefined && out.wei > amount) {
+      throw new GenesisError(
+        GenesisErrorCode.SUPPLY_MISMATCH,
+        `genesis: ${[...out.what].join(", ")} (${formatOgpu(out.wei)} oGPU) exceed the ${share} share of ${TOKEN_TABLE[share].amount} oGPU`,
+      );
+    }
+    credit(alloc, address, amount - (out?.wei ?? 0n));
   }
 
   const genesis: GethGenesis = {
@@ -181,7 +244,11 @@ export function buildGenesis(spec: OpenGpuGenesis, opts: BuildGenesisOptions = {
       ...(spec.forks?.osakaTime !== undefined ? { osakaTime: spec.forks.osakaTime } : {}),
       depositContractAddress: SYSTEM_CONTRACT_ADDRESSES.deposit,
       blobSchedule: NO_BLOBS,
-      opengpu: { network: spec.name, format: OPENGPU_GENESIS_FORMAT },
+      opengpu: {
+        network: spec.name,
+        format: OPENGPU_GENESIS_FORMAT,
+        ...(validators !== undefined ? { validators } : {}),
+      },
     },
     nonce: "0x0",
     timestamp: toQuantity(timestamp, "timestamp"),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SYSTEM_CONTRACT_ADDRESSES } from "../precompiles/addresses.ts";
+import { DEPOSIT_CONTRACT_CODE } from "../precompiles/deposit/index.ts";
 import {
   buildGenesis,
   deriveDevAccounts,
@@ -12,6 +13,7 @@ import {
   TEST_MNEMONIC,
   totalSupply,
 } from "./index.ts";
+import type { OpenGpuGenesisValidators } from "./types.ts";
 
 describe("dev accounts", () => {
   it("derive the accounts Hardhat and Anvil print for the test mnemonic", () => {
@@ -29,12 +31,13 @@ describe("OpenGPU genesis", () => {
     expect(totalSupply(genesis)).toBe(MAX_SUPPLY_WEI);
   });
 
-  it("pays dev accounts out of the community share and holds locked shares at system contracts", () => {
+  it("pays dev accounts and validator stake out of the community share and holds locked shares at system contracts", () => {
     const dev = deriveDevAccounts(TEST_MNEMONIC, 10);
     for (const account of dev)
       expect(BigInt(genesis.alloc[account.address].balance ?? 0)).toBe(10_000n * ONE_OGPU);
     const community = "0x71be63f3384f5fb98995898a86b02fb2426c5788";
-    expect(BigInt(genesis.alloc[community].balance ?? 0)).toBe((3_150_000n - 100_000n) * ONE_OGPU);
+    // 10 dev accounts × 10,000 oGPU and 4 genesis validators × 32 oGPU.
+    expect(BigInt(genesis.alloc[community].balance ?? 0)).toBe((3_150_000n - 100_000n - 128n) * ONE_OGPU);
     expect(BigInt(genesis.alloc[SYSTEM_CONTRACT_ADDRESSES.vesting].balance ?? 0)).toBe(3_150_000n * ONE_OGPU);
     expect(BigInt(genesis.alloc[SYSTEM_CONTRACT_ADDRESSES.rewards].balance ?? 0)).toBe(
       10_500_000n * ONE_OGPU,
@@ -47,6 +50,83 @@ describe("OpenGPU genesis", () => {
     for (const contract of PRAGUE_SYSTEM_CONTRACTS) {
       expect(genesis.alloc[contract.address].code, contract.name).toBe(contract.code);
     }
+  });
+
+  it("deploys the deposit contract holding the genesis validators' stake, with no storage", () => {
+    const deposit = genesis.alloc[SYSTEM_CONTRACT_ADDRESSES.deposit];
+    expect(deposit.code).toBe(DEPOSIT_CONTRACT_CODE);
+    expect(deposit.nonce).toBe("0x1");
+    expect(deposit.storage).toBeUndefined();
+    expect(BigInt(deposit.balance ?? 0)).toBe(4n * 32n * ONE_OGPU);
+    expect(genesis.config.opengpu?.validators).toEqual({ count: 4, balance: "32", source: "community" });
+  });
+
+  it("deploys the deposit contract with a zero balance when there are no genesis validators", () => {
+    const built = buildGenesis(devnetDefinition({ validators: undefined }), { now: 1 });
+    expect(built.alloc[SYSTEM_CONTRACT_ADDRESSES.deposit]).toEqual({
+      balance: "0x0",
+      nonce: "0x1",
+      code: DEPOSIT_CONTRACT_CODE,
+    });
+    expect(built.config.opengpu?.validators).toBeUndefined();
+    expect(totalSupply(built)).toBe(MAX_SUPPLY_WEI);
+    expect(BigInt(built.alloc["0x71be63f3384f5fb98995898a86b02fb2426c5788"].balance ?? 0)).toBe(
+      (3_150_000n - 100_000n) * ONE_OGPU,
+    );
+  });
+
+  it.each([
+    ["reserve", "0xfabb0ac9d68b0b445fb7357272ff202c5651694a", 2_100_000n],
+    ["providerRewards", SYSTEM_CONTRACT_ADDRESSES.rewards, 10_500_000n],
+  ] as const)("pays validator stake out of the %s share when named", (source, holder, share) => {
+    const built = buildGenesis(devnetDefinition({ validators: { count: 64, balance: "32.5", source } }), {
+      now: 1,
+    });
+    const stake = 64n * 32_500_000_000n * 10n ** 9n;
+    expect(BigInt(built.alloc[SYSTEM_CONTRACT_ADDRESSES.deposit].balance ?? 0)).toBe(stake);
+    expect(BigInt(built.alloc[holder].balance ?? 0)).toBe(share * ONE_OGPU - stake);
+    expect(BigInt(built.alloc["0x71be63f3384f5fb98995898a86b02fb2426c5788"].balance ?? 0)).toBe(
+      (3_150_000n - 100_000n) * ONE_OGPU,
+    );
+    expect(totalSupply(built)).toBe(MAX_SUPPLY_WEI);
+    expect(built.config.opengpu?.validators).toEqual({ count: 64, balance: "32.5", source });
+  });
+
+  it.each([
+    [{ count: 0, balance: "32", source: "community" }, /validators.count must be a positive integer/],
+    [{ count: 1.5, balance: "32", source: "community" }, /validators.count/],
+    [{ count: 4, balance: "0.5", source: "community" }, /validators.balance must be at least 1 oGPU/],
+    [{ count: 4, balance: "32.0000000001", source: "community" }, /whole number of Gwei/],
+    [{ count: 4, balance: "lots", source: "community" }, /validators.balance must be a decimal oGPU amount/],
+    [{ count: 4, balance: "32", source: "team" }, /validators.source must be one of/],
+    [
+      { count: 70_000, balance: "32", source: "reserve" },
+      /genesis validator stake .* exceed the reserve share/,
+    ],
+    [
+      { count: 100_000, balance: "31", source: "community" },
+      /dev accounts, genesis validator stake \(3200000 oGPU\) exceed the community share/,
+    ],
+  ])("rejects the validators section %j", (validators, message) => {
+    const definition = devnetDefinition({ validators: validators as OpenGpuGenesisValidators });
+    expect(() => buildGenesis(definition)).toThrow(GenesisError);
+    expect(() => buildGenesis(definition)).toThrow(message);
+  });
+
+  it("refuses extra alloc entries or share holders at the deposit contract's address", () => {
+    expect(() =>
+      buildGenesis(devnetDefinition({ alloc: { [SYSTEM_CONTRACT_ADDRESSES.deposit]: { balance: "1" } } })),
+    ).toThrow(/is a system contract's address/);
+    const definition = devnetDefinition();
+    expect(() =>
+      buildGenesis({
+        ...definition,
+        allocation: {
+          ...definition.allocation,
+          reserve: { address: SYSTEM_CONTRACT_ADDRESSES.deposit, amount: "2100000" },
+        },
+      }),
+    ).toThrow(/must not be the deposit contract/);
   });
 
   it("uses the build time when the definition's timestamp is 0", () => {

@@ -46,8 +46,12 @@ export interface GethChainConfig {
   osakaTime?: number;
   depositContractAddress?: string;
   blobSchedule?: Record<string, BlobScheduleEntry>;
-  /** OpenGPU extension: where the genesis came from (network name). Ignored by geth. */
-  opengpu?: { network: string; format: string };
+  /**
+   * OpenGPU extension, ignored by geth: where the genesis came from (network name), and the
+   * genesis validators whose stake the deposit contract holds (the consensus layer builds the
+   * genesis validator set from it).
+   */
+  opengpu?: { network: string; format: string; validators?: OpenGpuGenesisValidators };
   [key: string]: unknown;
 }
 
@@ -76,6 +80,21 @@ export interface OpenGpuShareAllocation {
   amount: string;
 }
 
+/** The shares genesis validator stake may be paid out of. */
+export type ValidatorStakeSource = "community" | "reserve" | "providerRewards";
+
+/**
+ * Validators active from genesis. Their stake (`count` × `balance`) is held by the deposit
+ * contract as its balance, paid out of the named share, so the supply stays 21,000,000 oGPU.
+ * The deposit contract's tree starts empty: genesis validators are not deposits.
+ */
+export interface OpenGpuGenesisValidators {
+  count: number;
+  /** oGPU per validator as a decimal string, e.g. "32"; at least 1 oGPU and a whole number of Gwei. */
+  balance: string;
+  source: ValidatorStakeSource;
+}
+
 export interface OpenGpuGenesis {
   format: "opengpu-genesis/1";
   /** Network name, e.g. "opengpu-devnet". */
@@ -98,4 +117,6 @@ export interface OpenGpuGenesis {
   devAccounts?: { mnemonic: string; count: number; balance: string };
   /** Extra genesis accounts (code, storage); any balance here is also paid out of the community share. */
   alloc?: Record<string, GethAllocAccount>;
+  /** Validators active from genesis; their stake is locked in the deposit contract. */
+  validators?: OpenGpuGenesisValidators;
 }

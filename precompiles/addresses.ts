@@ -7,7 +7,10 @@
  * allocations at these addresses; the contracts that move those funds are native precompiles.
  */
 export const SYSTEM_CONTRACT_ADDRESSES = {
-  /** Validator deposits (EIP-6110 deposit events), used by the consensus layer. */
+  /**
+   * Validator deposits (EIP-6110 deposit events), used by the consensus layer: the Solidity
+   * contract in `deposit/`, deployed at genesis, holding the genesis validators' stake.
+   */
   deposit: "0x4f47505500000000000000000000000000000001",
   /** Provider registry and staking. */
   providerRegistry: "0x4f47505500000000000000000000000000000002",
