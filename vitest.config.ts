@@ -9,5 +9,8 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Lodestar reads its preset when @lodestar/params first loads: dev and test networks use
+    // the minimal preset.
+    env: { LODESTAR_PRESET: "minimal" },
   },
 });

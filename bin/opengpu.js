@@ -32,6 +32,10 @@ if (major < 22 || (major === 22 && minor < 12)) {
     process.exit(code ?? 1);
   });
 } else {
+  // Lodestar fixes its preset when @lodestar/params first loads. OpenGPU dev and test networks
+  // use the minimal preset; a mainnet-preset network is started with LODESTAR_PRESET=mainnet
+  // (the node refuses a network whose preset differs from the loaded one).
+  process.env.LODESTAR_PRESET ??= "minimal";
   const { main } = await import("../node/cli/main.ts");
   await main(process.argv.slice(2));
 }

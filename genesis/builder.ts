@@ -28,6 +28,7 @@ import {
 import type {
   GethAllocAccount,
   GethGenesis,
+  OpenGpuConsensusParams,
   OpenGpuGenesis,
   OpenGpuGenesisValidators,
   ValidatorStakeSource,
@@ -74,6 +75,18 @@ function credit(alloc: Record<string, GethAllocAccount>, address: string, wei: b
   const account = alloc[address] ?? {};
   const before = account.balance === undefined ? 0n : BigInt(account.balance);
   alloc[address] = { ...account, balance: `0x${(before + wei).toString(16)}` };
+}
+
+function checkConsensus(c: OpenGpuConsensusParams): OpenGpuConsensusParams {
+  if (c.preset !== "minimal" && c.preset !== "mainnet")
+    throw invalid("consensus.preset", 'must be "minimal" or "mainnet"');
+  if (!Number.isInteger(c.secondsPerSlot) || c.secondsPerSlot < 1 || c.secondsPerSlot > 60) {
+    throw invalid("consensus.secondsPerSlot", "must be an integer from 1 to 60");
+  }
+  if (!Number.isInteger(c.networkByte) || c.networkByte < 0 || c.networkByte > 255) {
+    throw invalid("consensus.networkByte", "must be an integer from 0 to 255");
+  }
+  return { preset: c.preset, secondsPerSlot: c.secondsPerSlot, networkByte: c.networkByte };
 }
 
 /** Sum of all balances in a genesis allocation, in wei. */
@@ -248,6 +261,7 @@ export function buildGenesis(spec: OpenGpuGenesis, opts: BuildGenesisOptions = {
         network: spec.name,
         format: OPENGPU_GENESIS_FORMAT,
         ...(validators !== undefined ? { validators } : {}),
+        ...(spec.consensus !== undefined ? { consensus: checkConsensus(spec.consensus) } : {}),
       },
     },
     nonce: "0x0",

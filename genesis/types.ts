@@ -51,7 +51,12 @@ export interface GethChainConfig {
    * genesis validators whose stake the deposit contract holds (the consensus layer builds the
    * genesis validator set from it).
    */
-  opengpu?: { network: string; format: string; validators?: OpenGpuGenesisValidators };
+  opengpu?: {
+    network: string;
+    format: string;
+    validators?: OpenGpuGenesisValidators;
+    consensus?: OpenGpuConsensusParams;
+  };
   [key: string]: unknown;
 }
 
@@ -95,6 +100,16 @@ export interface OpenGpuGenesisValidators {
   source: ValidatorStakeSource;
 }
 
+/** Proof-of-stake parameters of a network (the consensus layer's chain configuration). */
+export interface OpenGpuConsensusParams {
+  /** Lodestar preset: "minimal" for dev and test networks, "mainnet" for production. */
+  preset: "minimal" | "mainnet";
+  /** Slot length in seconds. */
+  secondsPerSlot: number;
+  /** Distinguishes networks' fork versions (and so their signatures): 0 for dev networks. */
+  networkByte: number;
+}
+
 export interface OpenGpuGenesis {
   format: "opengpu-genesis/1";
   /** Network name, e.g. "opengpu-devnet". */
@@ -119,4 +134,6 @@ export interface OpenGpuGenesis {
   alloc?: Record<string, GethAllocAccount>;
   /** Validators active from genesis; their stake is locked in the deposit contract. */
   validators?: OpenGpuGenesisValidators;
+  /** Proof-of-stake parameters; a network without them runs the execution layer only. */
+  consensus?: OpenGpuConsensusParams;
 }

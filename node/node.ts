@@ -9,11 +9,15 @@ import type { DevAccount } from "../genesis/dev-accounts.ts";
 import type { GethGenesis } from "../genesis/types.ts";
 import { type AuthRpcOptions, type EngineServer, startEngineApi } from "./api/engine/index.ts";
 import { DEFAULT_RPC_OPTIONS, JsonRpc, type RpcContext, type RpcOptions } from "./api/rpc/index.ts";
+import type { GenesisValidator } from "./consensus/genesis.ts";
+import type { ConsensusLayer } from "./consensus/index.ts";
+import type { ValidatorKey } from "./consensus/validator/validator.ts";
 import { devSigner } from "./dev/signer.ts";
 import { DevBlockProducer } from "./execution/dev/producer.ts";
 import type { Hex } from "./execution/engine/types.ts";
 import { ExecutionLayer } from "./execution/index.ts";
 import type { TxPoolOptions } from "./execution/txpool/pool.ts";
+import { consensusMetricsSink } from "./metrics/consensus.ts";
 import { createMetrics, type Metrics } from "./metrics/index.ts";
 import type { Logger } from "./utils/logger.ts";
 import { VERSION } from "./version.ts";
@@ -39,8 +43,33 @@ export interface NodeOptions {
   extraData?: Uint8Array;
   /** Serve the Engine API over JWT-authenticated HTTP (geth's --authrpc.*). */
   authrpc?: AuthRpcOptions;
-  /** Dev chain: a block producer and the dev accounts' signer. */
-  dev?: { blockTime: number; automine: boolean; accounts: DevAccount[]; feeRecipient: Hex };
+  /**
+   * Dev chain conveniences: the dev accounts' signer (eth_accounts, eth_sendTransaction), and
+   * with `producer` the consensus-less block producer (a block per `blockTime` or per burst of
+   * transactions with `automine`). Without `producer` the consensus layer makes the blocks.
+   */
+  dev?: {
+    blockTime: number;
+    automine: boolean;
+    accounts: DevAccount[];
+    feeRecipient: Hex;
+    producer?: boolean;
+  };
+  /** Run the in-process consensus layer (proof of stake) with these validators. */
+  consensus?: NodeConsensusOptions;
+}
+
+export interface NodeConsensusOptions {
+  /** This node's validator keys. */
+  validatorKeys: ValidatorKey[];
+  /** The genesis validator set (used when the beacon chain is created). */
+  genesisValidators: GenesisValidator[];
+  feeRecipient: Hex;
+  graffiti?: string;
+  /** Clock source (tests drive slots by hand). */
+  now?: () => number;
+  /** Start the slot clock and validator duties (default true; tests drive slots themselves). */
+  autoStart?: boolean;
 }
 
 export class OpenGpuNode {
@@ -48,6 +77,8 @@ export class OpenGpuNode {
   readonly rpc: JsonRpc;
   readonly metrics: Metrics;
   readonly producer: DevBlockProducer | undefined;
+  /** The consensus layer, when the node runs proof of stake. */
+  readonly consensus: ConsensusLayer | undefined;
   /** The authenticated Engine API server, when `authrpc` was given. */
   readonly engineApi: EngineServer | undefined;
   /** Where the Engine API's JWT secret lives, when it is served. */
@@ -61,6 +92,7 @@ export class OpenGpuNode {
     rpc: JsonRpc;
     metrics: Metrics;
     producer?: DevBlockProducer;
+    consensus?: ConsensusLayer;
     engineApi?: { server: EngineServer; jwtSecretFile: string };
     metricsServer?: FastifyInstance;
     metricsUrl?: string;
@@ -70,6 +102,7 @@ export class OpenGpuNode {
     this.rpc = parts.rpc;
     this.metrics = parts.metrics;
     this.producer = parts.producer;
+    this.consensus = parts.consensus;
     this.engineApi = parts.engineApi?.server;
     this.jwtSecretFile = parts.engineApi?.jwtSecretFile;
     this.metricsServer = parts.metricsServer;
@@ -79,6 +112,7 @@ export class OpenGpuNode {
 
   static async start(opts: NodeOptions, logger: Logger): Promise<OpenGpuNode> {
     const metrics = createMetrics({ collectDefault: true });
+    const slotMs = opts.genesis?.config.opengpu?.consensus?.secondsPerSlot;
     const el = await ExecutionLayer.open(
       {
         datadir: opts.datadir,
@@ -86,13 +120,20 @@ export class OpenGpuNode {
         txpool: opts.txpool,
         engine: {
           extraData: opts.extraData,
-          maxBuildMillis: opts.dev !== undefined ? Math.max(500, opts.dev.blockTime * 750) : 1_000,
+          // A payload must be ready well inside its slot: a third of it under consensus (the block
+          // still has to be imported and gossiped), most of the block time with the dev producer.
+          maxBuildMillis:
+            opts.consensus !== undefined
+              ? Math.max(300, ((slotMs ?? 2) * 1000) / 3)
+              : opts.dev !== undefined
+                ? Math.max(500, opts.dev.blockTime * 750)
+                : 1_000,
         },
       },
       { logger, metrics },
     );
     let producer: DevBlockProducer | undefined;
-    if (opts.dev !== undefined) {
+    if (opts.dev !== undefined && opts.dev.producer !== false && opts.consensus === undefined) {
       producer = new DevBlockProducer(
         { blockTime: opts.dev.blockTime, automine: opts.dev.automine, feeRecipient: opts.dev.feeRecipient },
         {
@@ -179,12 +220,51 @@ export class OpenGpuNode {
       metricsUrl = await metricsServer.listen({ host: opts.metrics.host, port: opts.metrics.port });
       logger.info({ url: `${metricsUrl}/metrics` }, "Metrics listening");
     }
+    let consensus: ConsensusLayer | undefined;
+    if (opts.consensus !== undefined) {
+      // Loaded on demand: Lodestar's preset is fixed when @lodestar/params first loads.
+      const { ConsensusLayer: Layer, consensusSpecOf } = await import("./consensus/index.ts");
+      consensus = await Layer.open(
+        {
+          datadir: opts.datadir,
+          spec: consensusSpecOf(el.chain.config.genesis),
+          elGenesis: el.chain.genesis,
+          genesisValidators: opts.consensus.genesisValidators,
+          validatorKeys: opts.consensus.validatorKeys,
+          feeRecipient: opts.consensus.feeRecipient,
+          graffiti: opts.consensus.graffiti,
+          now: opts.consensus.now,
+        },
+        {
+          engine: el.engine,
+          logger: logger.child({ module: "consensus" }),
+          metrics: consensusMetricsSink(metrics),
+        },
+      ).catch(async (err: unknown) => {
+        await rpc.stop();
+        await engineApi?.server.stop();
+        await el.close();
+        throw err;
+      });
+      if (opts.consensus.autoStart !== false) consensus.start();
+    }
     producer?.start();
-    return new OpenGpuNode({ el, rpc, metrics, producer, engineApi, metricsServer, metricsUrl, logger });
+    return new OpenGpuNode({
+      el,
+      rpc,
+      metrics,
+      producer,
+      consensus,
+      engineApi,
+      metricsServer,
+      metricsUrl,
+      logger,
+    });
   }
 
   async stop(): Promise<void> {
     await this.producer?.stop();
+    await this.consensus?.stop();
     await this.engineApi?.stop();
     await this.rpc.stop();
     await this.metricsServer?.close();

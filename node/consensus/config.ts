@@ -12,6 +12,7 @@ import { hexToBytes } from "@ethereumjs/util";
 import { type ChainConfig, type ChainForkConfig, createChainForkConfig } from "@lodestar/config";
 import { chainConfig as presetDefaults } from "@lodestar/config/default";
 import { ACTIVE_PRESET, type PresetName } from "@lodestar/params";
+import type { GethGenesis } from "../../genesis/types.ts";
 import { OpenGpuError } from "../utils/errors.ts";
 
 /** Consensus parameters of a network, stored with its genesis (`config.opengpu.consensus`). */
@@ -93,19 +94,27 @@ export function forkConfigFor(spec: ConsensusSpec, name?: string): ChainForkConf
   return createChainForkConfig(chainConfigFor(spec, name));
 }
 
-/** The devnet's consensus parameters (minimal preset, 2-second slots, 4 validators). */
-export function devConsensusSpec(
-  chainId: number,
-  depositContractAddress: string,
-  overrides: Partial<ConsensusSpec> = {},
-): ConsensusSpec {
+/** The consensus parameters stored with a network's genesis; throws for EL-only chains. */
+export function consensusSpecOf(genesis: GethGenesis): ConsensusSpec {
+  const opengpu = genesis.config.opengpu;
+  const consensus = opengpu?.consensus;
+  const validators = opengpu?.validators;
+  if (
+    consensus === undefined ||
+    validators === undefined ||
+    genesis.config.depositContractAddress === undefined
+  ) {
+    throw new ConsensusConfigError(
+      ConfigErrorCode.NO_CONSENSUS,
+      "this chain's genesis defines no proof-of-stake parameters (consensus and validators): it can only run beside an external consensus client (--external-cl)",
+    );
+  }
   return {
-    preset: "minimal",
-    secondsPerSlot: 2,
-    networkByte: 0,
-    chainId,
-    depositContractAddress,
-    genesisValidators: { count: 4, balance: "32" },
-    ...overrides,
+    preset: consensus.preset,
+    secondsPerSlot: consensus.secondsPerSlot,
+    networkByte: consensus.networkByte,
+    chainId: genesis.config.chainId,
+    depositContractAddress: genesis.config.depositContractAddress,
+    genesisValidators: { count: validators.count, balance: validators.balance },
   };
 }

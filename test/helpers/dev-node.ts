@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hexToBytes } from "@ethereumjs/util";
 import {
   type DevAccount,
   deriveDevAccounts,
@@ -19,6 +20,10 @@ import { createLogger, silentLogger } from "../../node/utils/logger.ts";
 
 export interface DevNodeHandle {
   node: OpenGpuNode;
+  /** Test clock (unix ms) when running consensus. */
+  setTime(ms: number): void;
+  /** Runs slot `slot`'s validator duties at 1/3 of the slot (after proposing). */
+  runSlot(slot: number): Promise<void>;
   httpUrl: string;
   wsUrl: string;
   datadir: string;
@@ -43,6 +48,11 @@ export interface DevNodeOptions {
   metrics?: boolean;
   /** Log to stderr at this level instead of discarding logs. */
   logLevel?: "debug" | "info";
+  /**
+   * Run proof of stake with the genesis validators as this node's own (interop keys), on a
+   * clock the test drives: `setTime` moves it, `runSlot` performs a slot's duties.
+   */
+  consensus?: boolean;
 }
 
 export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHandle> {
@@ -56,6 +66,27 @@ export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHa
     });
   const logger =
     opts.logLevel !== undefined ? createLogger({ level: opts.logLevel, format: "text" }) : silentLogger();
+  let now = Number(BigInt(genesis.timestamp)) * 1000;
+  let consensus: NodeOptions["consensus"];
+  if (opts.consensus === true) {
+    const { interopValidators } = await import("../../node/consensus/genesis.ts");
+    const validatorCount = genesis.config.opengpu?.validators?.count ?? 4;
+    const validators = interopValidators(
+      validatorCount,
+      (i) => hexToBytes(accounts[i % accounts.length].address),
+      32e9,
+    );
+    consensus = {
+      genesisValidators: validators,
+      validatorKeys: validators.map((v) => ({
+        secretKey: v.secretKey,
+        pubkey: v.secretKey.toPublicKey().toBytes(),
+      })),
+      feeRecipient: accounts[0].address as Hex,
+      now: () => now,
+      autoStart: false,
+    };
+  }
   const node = await OpenGpuNode.start(
     {
       datadir,
@@ -79,6 +110,7 @@ export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHa
         accounts,
         feeRecipient: accounts[0].address as Hex,
       },
+      consensus,
     },
     logger,
   );
@@ -96,8 +128,19 @@ export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHa
       error?: { code: number; message: string; data?: unknown };
     };
   };
+  const secondsPerSlot = genesis.config.opengpu?.consensus?.secondsPerSlot ?? 2;
+  const genesisMs = Number(BigInt(genesis.timestamp)) * 1000;
   return {
     node,
+    setTime(ms: number) {
+      now = ms;
+    },
+    async runSlot(slot: number) {
+      const cl = node.consensus;
+      if (cl === undefined) throw new Error("node runs without consensus");
+      now = genesisMs + slot * secondsPerSlot * 1000 + Math.ceil((secondsPerSlot * 1000) / 3);
+      await cl.validator.onSlot(slot);
+    },
     httpUrl,
     wsUrl,
     datadir,

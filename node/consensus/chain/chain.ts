@@ -14,7 +14,7 @@
  */
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
 import type { BeaconConfig } from "@lodestar/config";
-import { EFFECTIVE_BALANCE_INCREMENT, ForkSeq, SLOTS_PER_EPOCH } from "@lodestar/params";
+import { ForkSeq, SLOTS_PER_EPOCH } from "@lodestar/params";
 import {
   type CachedBeaconStateAllForks,
   type CachedBeaconStateElectra,
@@ -113,7 +113,7 @@ export class BeaconChain extends TypedEmitter<ChainEvents> {
   private readonly metrics: ChainMetricsSink | undefined;
   private readonly states = new LRUCache<string, BeaconState>({ max: STATE_CACHE_SIZE });
   private readonly checkpointStates = new LRUCache<string, BeaconState>({ max: CHECKPOINT_CACHE_SIZE });
-  private readonly balancesCache = new LRUCache<string, number[]>({ max: 8 });
+  private readonly balancesCache = new LRUCache<string, ArrayLike<number>>({ max: 8 });
   private headRoot: string;
   private lock: Promise<void> = Promise.resolve();
 
@@ -189,17 +189,19 @@ export class BeaconChain extends TypedEmitter<ChainEvents> {
     return createCachedFrom(seed, view);
   }
 
-  /** Effective balances (Gwei, by validator index) of the justified state: the weights of votes. */
-  private async justifiedBalances(): Promise<number[]> {
+  /**
+   * Effective-balance increments (by validator index, 0 for inactive or slashed) of the
+   * justified state: the weights of votes. Increments rather than Gwei keep sums exact.
+   */
+  private async justifiedBalances(): Promise<ArrayLike<number>> {
     const cp = this.forkChoice.store.justifiedCheckpoint;
     const key = cpKey(cp);
     const cached = this.balancesCache.get(key);
     if (cached !== undefined) return cached;
     const state = await this.getCheckpointState(cp);
     const increments = getEffectiveBalanceIncrementsZeroInactive(state);
-    const balances = Array.from(increments, (i) => i * EFFECTIVE_BALANCE_INCREMENT);
-    this.balancesCache.set(key, balances);
-    return balances;
+    this.balancesCache.set(key, increments);
+    return increments;
   }
 
   // --- import ------------------------------------------------------------------------------
