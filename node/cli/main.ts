@@ -5,16 +5,18 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hexToBytes } from "@ethereumjs/util";
 import { Command, CommanderError } from "commander";
 import { deriveDevAccounts, devnetDefinition, resolveGenesis, TEST_MNEMONIC } from "../../genesis/index.ts";
 import { formatOgpu, parseOgpu } from "../../genesis/token.ts";
 import { DEFAULT_AUTHRPC_PORT } from "../api/engine/index.ts";
 import type { Hex } from "../execution/engine/types.ts";
-import { OpenGpuNode } from "../node.ts";
+import { type NodeConsensusOptions, OpenGpuNode } from "../node.ts";
 import { errorMessage } from "../utils/errors.ts";
 import { VERSION } from "../version.ts";
 import { registerChainCommands } from "./chain-commands.ts";
 import { registerImportExportCommands } from "./import-export.ts";
+import { registerKeysCommands } from "./keys.ts";
 import {
   addAuthRpcOptions,
   addLogOptions,
@@ -24,7 +26,6 @@ import {
   loggerFrom,
   metricsOptionsFrom,
   parseInteger,
-  parsePositive,
   rpcOptionsFrom,
   txpoolOptionsFrom,
 } from "./options.ts";
@@ -44,8 +45,12 @@ function devCommand(): Command {
       "run a single-node development chain with prefunded accounts (state is temporary unless --datadir is given)",
     )
     .option("--datadir <dir>", "keep the chain in this directory (restarts resume it)")
-    .option("--block-time <seconds>", "seconds between blocks", parsePositive, 2)
-    .option("--automine", "mine a block as soon as transactions arrive instead of on a timer")
+    .option("--block-time <seconds>", "slot time in seconds: one block per slot", parseInteger, 2)
+    .option("--validators <n>", "number of local proof-of-stake validators (interop keys)", parseInteger, 4)
+    .option(
+      "--automine",
+      "no consensus layer: mine a block as soon as transactions arrive (each eth_sendRawTransaction returns once mined)",
+    )
     .option("--accounts <n>", "number of prefunded dev accounts", parseInteger, 10)
     .option("--balance <ogpu>", "balance of each dev account in oGPU", "10000")
     .option("--mnemonic <words>", "mnemonic the dev accounts derive from", TEST_MNEMONIC)
@@ -61,14 +66,44 @@ function devCommand(): Command {
     const mnemonic = String(opts.mnemonic);
     const count = opts.accounts as number;
     parseOgpu(String(opts.balance));
-    const genesis = resolveGenesis(
-      devnetDefinition({
-        chainId: opts.chainId as number,
-        devAccounts: { mnemonic, count, balance: String(opts.balance) },
-      }),
-      { now: Math.floor(Date.now() / 1000) },
-    );
+    const blockTime = opts.blockTime as number;
+    const automine = opts.automine === true;
+    const validatorCount = opts.validators as number;
+    if (!automine && (blockTime < 1 || validatorCount < 1)) {
+      throw new CommanderError(2, "opengpu.dev", "--block-time and --validators must be at least 1");
+    }
+    const definition = devnetDefinition({
+      chainId: opts.chainId as number,
+      devAccounts: { mnemonic, count, balance: String(opts.balance) },
+    });
+    definition.validators = {
+      ...(definition.validators ?? { balance: "32", source: "community" }),
+      count: validatorCount,
+    };
+    definition.consensus = {
+      ...(definition.consensus ?? { preset: "minimal", networkByte: 0 }),
+      secondsPerSlot: blockTime,
+    };
+    const genesis = resolveGenesis(definition, { now: Math.floor(Date.now() / 1000) });
     const accounts = deriveDevAccounts(mnemonic, count);
+    let consensus: NodeConsensusOptions | undefined;
+    if (!automine) {
+      const { interopValidators } = await import("../consensus/genesis.ts");
+      const validators = interopValidators(
+        validatorCount,
+        (i) => hexToBytes(accounts[i % Math.max(1, accounts.length)]?.address ?? `0x${"00".repeat(20)}`),
+        32e9,
+      );
+      consensus = {
+        genesisValidators: validators,
+        validatorKeys: validators.map((v) => ({
+          secretKey: v.secretKey,
+          pubkey: v.secretKey.toPublicKey().toBytes(),
+        })),
+        feeRecipient: accounts[0]?.address ?? (`0x${"00".repeat(20)}` as Hex),
+        graffiti: "opengpu-dev",
+      };
+    }
     const node = await OpenGpuNode.start(
       {
         datadir,
@@ -79,17 +114,22 @@ function devCommand(): Command {
         authrpc: authRpcOptionsFrom(opts),
         extraData: new TextEncoder().encode("opengpu-dev"),
         dev: {
-          blockTime: opts.blockTime as number,
-          automine: opts.automine === true,
+          blockTime,
+          automine,
           accounts,
           feeRecipient: accounts[0]?.address ?? (`0x${"00".repeat(20)}` as Hex),
         },
+        consensus,
       },
       logger,
     );
     const lines = [
       "",
-      `OpenGPU dev chain v${VERSION}  chain id ${node.el.chain.config.chainId}  ${opts.automine === true ? "automine" : `block time ${opts.blockTime}s`}`,
+      `OpenGPU dev chain v${VERSION}  chain id ${node.el.chain.config.chainId}  ${
+        automine
+          ? "automine (no consensus layer)"
+          : `proof of stake: ${validatorCount} validators, ${blockTime}s slots`
+      }`,
       `JSON-RPC  ${node.rpc.server.httpUrl ?? "-"}   WebSocket ${node.rpc.server.wsUrl ?? "-"}${node.metricsUrl ? `   metrics ${node.metricsUrl}/metrics` : ""}`,
       ...(node.engineApi !== undefined
         ? [`Engine API ${node.engineApi.url ?? "-"}   JWT secret ${node.jwtSecretFile ?? "-"}`]
@@ -158,6 +198,7 @@ export function buildProgram(): Command {
   program.addCommand(nodeCommand());
   registerChainCommands(program);
   registerImportExportCommands(program);
+  registerKeysCommands(program);
   return program;
 }
 

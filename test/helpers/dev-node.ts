@@ -53,6 +53,8 @@ export interface DevNodeOptions {
    * clock the test drives: `setTime` moves it, `runSlot` performs a slot's duties.
    */
   consensus?: boolean;
+  /** With consensus: the slot the test clock starts at (e.g. where a restarted node left off). */
+  startSlot?: number;
 }
 
 export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHandle> {
@@ -66,7 +68,8 @@ export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHa
     });
   const logger =
     opts.logLevel !== undefined ? createLogger({ level: opts.logLevel, format: "text" }) : silentLogger();
-  let now = Number(BigInt(genesis.timestamp)) * 1000;
+  const slotSeconds = genesis.config.opengpu?.consensus?.secondsPerSlot ?? 2;
+  let now = (Number(BigInt(genesis.timestamp)) + (opts.startSlot ?? 0) * slotSeconds) * 1000;
   let consensus: NodeOptions["consensus"];
   if (opts.consensus === true) {
     const { interopValidators } = await import("../../node/consensus/genesis.ts");

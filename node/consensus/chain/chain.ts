@@ -115,6 +115,8 @@ export class BeaconChain extends TypedEmitter<ChainEvents> {
   private readonly checkpointStates = new LRUCache<string, BeaconState>({ max: CHECKPOINT_CACHE_SIZE });
   private readonly balancesCache = new LRUCache<string, ArrayLike<number>>({ max: 8 });
   private headRoot: string;
+  /** The finalized checkpoint already persisted as the anchor (finalization work done up to here). */
+  private lastFinalized: Checkpoint;
   private lock: Promise<void> = Promise.resolve();
 
   constructor(modules: ChainModules, anchor: { root: string; state: BeaconState }, genesisRoot: string) {
@@ -128,6 +130,7 @@ export class BeaconChain extends TypedEmitter<ChainEvents> {
     this.metrics = modules.metrics;
     this.genesisRoot = genesisRoot;
     this.headRoot = anchor.root;
+    this.lastFinalized = { epoch: computeEpochAtSlot(anchor.state.slot), root: anchor.root };
     this.states.set(anchor.root, anchor.state);
     const epoch = computeEpochAtSlot(anchor.state.slot);
     this.checkpointStates.set(cpKey({ epoch, root: anchor.root }), anchor.state);
@@ -390,7 +393,6 @@ export class BeaconChain extends TypedEmitter<ChainEvents> {
 
   private async updateHeadLocked(): Promise<void> {
     this.forkChoice.updateTime(this.clock.currentSlot);
-    const finalizedBefore = this.forkChoice.store.finalizedCheckpoint;
     const head = this.forkChoice.updateHead(await this.justifiedBalances());
     const previous = this.headRoot;
     if (head.blockRoot !== previous) {
@@ -414,7 +416,10 @@ export class BeaconChain extends TypedEmitter<ChainEvents> {
     }
     await this.notifyExecution();
     const finalized = this.forkChoice.store.finalizedCheckpoint;
-    if (finalized.epoch > finalizedBefore.epoch) await this.onFinalized(finalized);
+    if (finalized.epoch > this.lastFinalized.epoch) {
+      await this.onFinalized(finalized);
+      this.lastFinalized = finalized;
+    }
     this.metrics?.onHead?.(head.slot, finalized.epoch, this.forkChoice.store.justifiedCheckpoint.epoch);
   }
 
