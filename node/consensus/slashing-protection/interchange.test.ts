@@ -219,9 +219,9 @@ describe("parsing", () => {
 });
 
 describe("import semantics", () => {
-  const block = (slot: number, r = ZERO_ROOT) =>
+  const block = (slot: number, r: Uint8Array = ZERO_ROOT) =>
     code(sp.checkAndInsertBlockProposal(PK, { slot, signingRoot: r }));
-  const att = (s: number, t: number, r = ZERO_ROOT) =>
+  const att = (s: number, t: number, r: Uint8Array = ZERO_ROOT) =>
     code(sp.checkAndInsertAttestation(PK, { sourceEpoch: s, targetEpoch: t, signingRoot: r }));
 
   it("keeps the gap between two imported files unsignable", async () => {
