@@ -19,11 +19,12 @@ import { join } from "node:path";
 import type { Block } from "@ethereumjs/block";
 import { bytesToHex, equalsBytes, hexToBytes } from "@ethereumjs/util";
 import { type BeaconConfig, createBeaconConfig } from "@lodestar/config";
-import { SLOTS_PER_EPOCH } from "@lodestar/params";
+import { ForkSeq, SLOTS_PER_EPOCH } from "@lodestar/params";
 import {
   computeEpochAtSlot,
   createCachedBeaconState,
   createPubkeyCache,
+  signedBlockToSignedHeader,
   syncPubkeys,
 } from "@lodestar/state-transition";
 import { type electra, ssz } from "@lodestar/types";
@@ -33,6 +34,7 @@ import type { Logger } from "../utils/logger.ts";
 import { BeaconChain, type BeaconState, type ChainMetricsSink } from "./chain/chain.ts";
 import { BlockProducer } from "./chain/produce.ts";
 import { checkpointOf, toHex } from "./chain/state-utils.ts";
+import { AttestationValidator, type GossipVerdict } from "./chain/validation.ts";
 import { SlotClock } from "./clock.ts";
 import { assertPreset, type ConsensusSpec, chainConfigFor, forkConfigFor } from "./config.ts";
 import { BeaconDB, BeaconMeta } from "./db/beacon-db.ts";
@@ -41,12 +43,16 @@ import { buildBeaconGenesis, type GenesisValidator } from "./genesis.ts";
 import { AttestationPool } from "./op-pools/attestation-pool.ts";
 import { OpPool } from "./op-pools/op-pool.ts";
 import { SyncCommitteePool } from "./op-pools/sync-committee-pool.ts";
+import { Slasher } from "./slasher/slasher.ts";
 import { SlashingProtection } from "./slashing-protection/index.ts";
 import { ValidatorClient, type ValidatorKey, type ValidatorPublish } from "./validator/validator.ts";
 
 export { BeaconChain } from "./chain/chain.ts";
 export { type ConsensusSpec, consensusSpecOf } from "./config.ts";
 export { interopValidators } from "./genesis.ts";
+
+/** Epochs of attestation history the slasher keeps per validator (evidence older than this is stale). */
+const SLASHER_WINDOW_EPOCHS = 64;
 
 /** Spec PROPOSER_SCORE_BOOST: a timely block counts as 40% of a slot's committee weight. */
 const PROPOSER_SCORE_BOOST = 40;
@@ -92,6 +98,8 @@ export class ConsensusLayer {
   readonly syncCommittee: SyncCommitteePool;
   readonly ops: OpPool;
   readonly protection: SlashingProtection;
+  readonly slasher: Slasher;
+  readonly attestationValidator: AttestationValidator;
   private readonly logger: Logger;
 
   private constructor(parts: {
@@ -104,6 +112,7 @@ export class ConsensusLayer {
     syncCommittee: SyncCommitteePool;
     ops: OpPool;
     protection: SlashingProtection;
+    slasher: Slasher;
     logger: Logger;
   }) {
     this.db = parts.db;
@@ -115,7 +124,51 @@ export class ConsensusLayer {
     this.syncCommittee = parts.syncCommittee;
     this.ops = parts.ops;
     this.protection = parts.protection;
+    this.slasher = parts.slasher;
+    this.attestationValidator = new AttestationValidator(parts.chain);
     this.logger = parts.logger;
+    // Everything an imported block shows is evidence for the slasher.
+    this.chain.on("block", ({ block, postState }) => {
+      this.slasher.onBlockHeader(signedBlockToSignedHeader(this.config, block));
+      for (const attestation of block.message.body.attestations) {
+        try {
+          this.slasher.onIndexedAttestation(
+            postState.epochCtx.getIndexedAttestation(ForkSeq.electra, attestation),
+          );
+        } catch {
+          // An attestation the state cannot index was already rejected by the state transition.
+        }
+      }
+    });
+    this.chain.on("finalized", ({ checkpoint }) => this.slasher.prune(checkpoint.epoch));
+  }
+
+  /**
+   * An attestation from outside this node (gossip, Beacon API): validated, then counted in the
+   * fork choice, pooled for inclusion and checked by the slasher. Returns the verdict.
+   */
+  async onGossipAttestation(attestation: electra.SingleAttestation): Promise<GossipVerdict> {
+    const result = await this.attestationValidator.validate(attestation);
+    if (result.verdict !== "ACCEPT" || result.value === undefined) {
+      if (result.verdict === "REJECT") this.logger.debug({ reason: result.reason }, "Rejected attestation");
+      return result.verdict;
+    }
+    const { committeeLength, positionInCommittee, indexed } = result.value;
+    this.attestations.add({
+      data: attestation.data,
+      committeeIndex: attestation.committeeIndex,
+      committeeLength,
+      positionInCommittee,
+      validatorIndex: attestation.attesterIndex,
+      signature: attestation.signature,
+    });
+    try {
+      this.chain.onAttestation([attestation.attesterIndex], attestation.data);
+    } catch {
+      // Votes the fork choice cannot use (e.g. for a pruned branch) still count for inclusion.
+    }
+    this.slasher.onIndexedAttestation(indexed);
+    return "ACCEPT";
   }
 
   static async open(opts: ConsensusOptions, modules: ConsensusModules): Promise<ConsensusLayer> {
@@ -182,6 +235,28 @@ export class ConsensusLayer {
       const protection = await SlashingProtection.open(join(opts.datadir, "slashing-protection"), {
         genesisValidatorsRoot: gvr,
       });
+      const slasher = new Slasher(
+        { windowEpochs: SLASHER_WINDOW_EPOCHS, slotsPerEpoch: SLOTS_PER_EPOCH },
+        {
+          proposerSlashing: (slashing) => {
+            logger.warn(
+              {
+                proposer: slashing.signedHeader1.message.proposerIndex,
+                slot: Number(slashing.signedHeader1.message.slot),
+              },
+              "Double proposal detected",
+            );
+            ops.addProposerSlashing(slashing);
+          },
+          attesterSlashing: (slashing) => {
+            const both = slashing.attestation1.attestingIndices.filter((i) =>
+              slashing.attestation2.attestingIndices.includes(i),
+            );
+            logger.warn({ validators: both }, "Slashable attestation detected");
+            ops.addAttesterSlashing(slashing);
+          },
+        },
+      );
       const producer = new BlockProducer({ chain, engine: modules.engine, attestations, syncCommittee, ops });
       const validator = new ValidatorClient(
         { feeRecipient: opts.feeRecipient, graffiti: opts.graffiti },
@@ -217,6 +292,7 @@ export class ConsensusLayer {
         syncCommittee,
         ops,
         protection,
+        slasher,
         logger,
       });
     } catch (err) {

@@ -64,7 +64,9 @@ export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHa
   const genesis =
     opts.genesis ??
     resolveGenesis(devnetDefinition({ devAccounts: { mnemonic: TEST_MNEMONIC, count, balance: "10000" } }), {
-      now: Math.floor(Date.now() / 1000) - 10,
+      // Consensus tests run on their own clock from a fixed genesis time, so committees and
+      // proposers (seeded by the genesis block hash) are the same on every run.
+      now: opts.consensus === true ? 1_700_000_000 : Math.floor(Date.now() / 1000) - 10,
     });
   const logger =
     opts.logLevel !== undefined ? createLogger({ level: opts.logLevel, format: "text" }) : silentLogger();

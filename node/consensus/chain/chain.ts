@@ -167,6 +167,11 @@ export class BeaconChain extends TypedEmitter<ChainEvents> {
     return this.regen(root);
   }
 
+  /** The post-state of `root` if it is still in memory (never regenerates; for read-only APIs). */
+  peekState(root: string): BeaconState | undefined {
+    return this.states.peek(root);
+  }
+
   /** The state of checkpoint `cp`: the block's post-state advanced to the epoch's first slot. */
   async getCheckpointState(cp: Checkpoint): Promise<BeaconState> {
     const key = cpKey(cp);
@@ -456,13 +461,16 @@ export class BeaconChain extends TypedEmitter<ChainEvents> {
     await this.db.putState(cp.epoch, hexToBytes(cp.root as Hex), bytes);
     await this.db.putMeta(BeaconMeta.anchor, { epoch: cp.epoch, root: cp.root });
     // The finalized chain becomes the canonical slot index; other branches below it are dropped.
+    // Walks parent links rather than `iterateAncestors`, which stops at the store's finalized
+    // block (already `cp` here): from `cp` back to the previous finalized block, the oldest the
+    // fork choice still holds before this prune.
     const canonical: { slot: number; root: Uint8Array }[] = [];
-    const finalizedBlock = this.forkChoice.getBlock(cp.root);
-    if (finalizedBlock !== undefined) {
-      canonical.push({ slot: finalizedBlock.slot, root: hexToBytes(cp.root as Hex) });
-      for (const block of this.forkChoice.iterateAncestors(cp.root))
-        canonical.push({ slot: block.slot, root: hexToBytes(block.blockRoot as Hex) });
-    }
+    for (
+      let block = this.forkChoice.getBlock(cp.root);
+      block !== undefined;
+      block = this.forkChoice.getBlock(block.parentRoot)
+    )
+      canonical.push({ slot: block.slot, root: hexToBytes(block.blockRoot as Hex) });
     await this.db.putCanonicalRoots(canonical);
     const canonicalRoots = new Set(canonical.map((c) => toHex(c.root)));
     const pruned = this.forkChoice.prune();

@@ -8,8 +8,8 @@
  *
  * Blocks are written as they are imported; checkpoint states at epoch boundaries; the anchor
  * (the latest finalized checkpoint whose state is stored) moves on finalization, after which
- * states older than it are deleted. A restart loads the anchor state and replays the stored
- * blocks that descend from it.
+ * states older than it are deleted (all but the genesis state). A restart loads the anchor state
+ * and replays the stored blocks that descend from it.
  */
 
 import type { electra } from "@lodestar/types";
@@ -138,11 +138,14 @@ export class BeaconDB {
     await this.level.put(key("S", u64(epoch), root), bytes);
   }
 
-  /** Deletes checkpoint states of epochs below `epoch`. */
+  /**
+   * Deletes checkpoint states of epochs below `epoch`, except the genesis state (epoch 0), which
+   * is kept for good: the Beacon API serves it (state id `genesis`) and no block replays to it.
+   */
   async pruneStates(epoch: number): Promise<number> {
     const batch = this.level.batch();
     let n = 0;
-    for await (const k of this.level.keys({ gte: key("S"), lt: key("S", u64(epoch)) })) {
+    for await (const k of this.level.keys({ gte: key("S", u64(1)), lt: key("S", u64(epoch)) })) {
       batch.del(k);
       n++;
     }
