@@ -193,8 +193,10 @@ async function startCli(datadir: string): Promise<NodeProcess> {
       "dev",
       "--datadir",
       datadir,
+      // Proof of stake with 1-second slots: the whole node (execution and consensus layer)
+      // must survive the kill.
       "--block-time",
-      "0.5",
+      "1",
       "--http.port",
       "0",
       "--ws.port",

@@ -22,6 +22,9 @@ import {
   createWithdrawal,
   equalsBytes,
   KECCAK256_RLP,
+  KECCAK256_RLP_ARRAY,
+  createAddressFromString,
+  type Withdrawal,
   ValueEncoding,
   type WithdrawalData,
 } from "@ethereumjs/util";
@@ -35,7 +38,14 @@ import type { StateStore } from "../db/state-store.ts";
 import { ChainError, ChainErrorCode } from "../errors.ts";
 import { OverlayDB } from "../state/tries.ts";
 import { orderedTrieRoot, transactionsRoot } from "../trie/index.ts";
-import { accumulateRequests, applyPreBlockSystemWrites, applyWithdrawals } from "./system.ts";
+import { SYSTEM_CONTRACT_ADDRESSES } from "../../../precompiles/addresses.ts";
+import { ONE_OGPU, TOKEN_TABLE } from "../../../genesis/token.ts";
+import {
+  accumulateRequests,
+  applyPreBlockSystemWrites,
+  applyWithdrawals,
+  type WithdrawalFunding,
+} from "./system.ts";
 import { validateHeader } from "./validate.ts";
 
 export interface PayloadAttributes {
@@ -99,6 +109,36 @@ class Mutex {
 }
 
 const TX_GAS = 21_000n;
+/** The provider-rewards allocation is released linearly over 10 years (SPEC.md section 3). */
+const REWARDS_RELEASE_SECONDS = 10n * 365n * 24n * 3600n;
+
+interface BodyRun {
+  included: TypedTransaction[];
+  senders: Address[];
+  receipts: StoredReceipt[];
+  requests?: CLRequest<CLRequestType>[];
+  gasUsed: bigint;
+  value: bigint;
+  rejected: BuiltBlock["rejected"];
+  stateRoot: Uint8Array;
+  bloom: Uint8Array;
+  receiptTrie: Uint8Array;
+  executedAt: number;
+}
+
+/** A fixed list of transactions as a TxSource (import: all must apply, in order). */
+function listSource(txs: readonly TypedTransaction[]): TxSource {
+  let i = 0;
+  return {
+    peek: () => (i < txs.length ? { tx: txs[i], sender: txs[i].getSenderAddress() } : undefined),
+    shift: () => {
+      i++;
+    },
+    pop: () => {
+      i++;
+    },
+  };
+}
 /** Transactions executed between yields to the event loop while building (~5-10 ms of work). */
 const YIELD_EVERY_TXS = 32;
 
@@ -108,11 +148,22 @@ export class Executor {
   private readonly state: StateStore;
   private readonly lock = new Mutex();
   private warm: { root: Uint8Array; sm: MerkleStateManager } | undefined;
+  /** OpenGPU networks fund withdrawals from existing oGPU; Ethereum chains mint them. */
+  private readonly funding: WithdrawalFunding | undefined;
 
   constructor(modules: ExecutorModules) {
     this.config = modules.config;
     this.store = modules.store;
     this.state = modules.state;
+    this.funding = this.config.isOpenGpuNetwork
+      ? {
+          deposit: createAddressFromString(SYSTEM_CONTRACT_ADDRESSES.deposit),
+          rewards: createAddressFromString(SYSTEM_CONTRACT_ADDRESSES.rewards),
+          rewardsTotal: TOKEN_TABLE.providerRewards.amount * ONE_OGPU,
+          releaseStart: BigInt(this.config.genesis.timestamp),
+          releaseSeconds: REWARDS_RELEASE_SECONDS,
+        }
+      : undefined;
   }
 
   /**
@@ -180,6 +231,11 @@ export class Executor {
       const common = this.config.commonAt(block.header.number, block.header.timestamp);
       const sm = this.takeWarm(parent.stateRoot, common);
       const vm = await this.vmFor(common, sm, parent);
+      if (this.config.isOpenGpuNetwork) {
+        const executed = await this.executeOpenGpu(block, parent, common, sm, vm);
+        this.warm = { root: block.header.stateRoot, sm };
+        return executed;
+      }
       let result: Awaited<ReturnType<typeof runBlock>>;
       try {
         result = await runBlock(vm, {
@@ -259,45 +315,108 @@ export class Executor {
     };
     // Header-only block giving runTx its execution context (coinbase, base fee, randao, ...).
     const context = createBlock({ header: headerData }, { common, skipConsensusFormatValidation: true });
+    const withdrawals = common.isActivatedEIP(4895) ? (attrs.withdrawals ?? []).map(createWithdrawal) : undefined;
+    const run = await this.runBody(vm, sm, context, txs, withdrawals, {
+      mode: "build",
+      deadline: opts.maxMillis === undefined ? Number.POSITIVE_INFINITY : performance.now() + opts.maxMillis,
+    });
+    const committed = performance.now();
+    const block = createBlock(
+      {
+        header: {
+          ...headerData,
+          stateRoot: run.stateRoot,
+          gasUsed: run.gasUsed,
+          logsBloom: run.bloom,
+          receiptTrie: run.receiptTrie,
+          transactionsTrie: transactionsRoot(run.included),
+          withdrawalsRoot:
+            withdrawals !== undefined ? orderedTrieRoot(withdrawals.map((w) => RLP.encode(w.raw()))) : undefined,
+          requestsHash: run.requests !== undefined ? genRequestsRoot(run.requests, sha256) : undefined,
+        },
+        transactions: [],
+        withdrawals: withdrawals?.map((w) => w.toJSON()),
+      },
+      { common },
+    );
+    // Re-attach the already-signed transaction objects: createBlock would re-instantiate them
+    // (and recover every sender again).
+    const sealed = attachTransactions(block, run.included);
+    this.warm = { root: run.stateRoot, sm };
+    const timings = {
+      execute: run.executedAt - started,
+      commit: committed - run.executedAt,
+      seal: performance.now() - committed,
+    };
+    return {
+      block: sealed,
+      receipts: run.receipts,
+      senders: run.senders,
+      requests: run.requests,
+      value: run.value,
+      rejected: run.rejected,
+      timings,
+    };
+  }
 
-    await vm.evm.journal.checkpoint();
+  /**
+   * The one execution path of OpenGPU blocks, shared by building and importing so they can
+   * never disagree: pre-block system writes, transactions, withdrawals (funded, see
+   * system.ts), EIP-7685 requests, one state commit. In `build` mode transactions that fail are
+   * skipped and reported; in `import` mode any failure makes the block invalid.
+   */
+  private async runBody(
+    vm: VM,
+    sm: MerkleStateManager,
+    context: Block,
+    txs: TxSource | readonly TypedTransaction[],
+    withdrawals: Withdrawal[] | undefined,
+    opts: { mode: "build" | "import"; deadline: number },
+  ): Promise<BodyRun> {
+    const common = context.common;
+    const header = context.header;
+    const gasLimit = header.gasLimit;
     const included: TypedTransaction[] = [];
     const senders: Address[] = [];
     const results: RunTxResult[] = [];
     const rejected: BuiltBlock["rejected"] = [];
     let gasUsed = 0n;
     let value = 0n;
+    const source: TxSource = Array.isArray(txs) ? listSource(txs as readonly TypedTransaction[]) : (txs as TxSource);
+    const importing = opts.mode === "import";
+    const invalid = (why: string): never => {
+      throw new ChainError(ChainErrorCode.INVALID_BODY, `invalid block ${header.number}: ${why}`, { number: header.number });
+    };
+    await vm.evm.journal.checkpoint();
     try {
-      await applyPreBlockSystemWrites(vm, headerData);
-      const deadline =
-        opts.maxMillis === undefined ? Number.POSITIVE_INFINITY : performance.now() + opts.maxMillis;
+      await applyPreBlockSystemWrites(vm, header);
       let sinceYield = 0;
-      for (let next = txs.peek(); next !== undefined; next = txs.peek()) {
-        if (gasLimit - gasUsed < TX_GAS) break;
-        if (performance.now() > deadline) break;
-        // runTx only awaits microtasks: without this, RPC requests would wait for the whole
-        // block. Yielding every few transactions lets the node keep admitting transactions
-        // (for the next block) while it builds this one.
-        if (++sinceYield >= YIELD_EVERY_TXS) {
-          sinceYield = 0;
-          await new Promise<void>((resolve) => setImmediate(resolve));
+      for (let next = source.peek(); next !== undefined; next = source.peek()) {
+        if (!importing) {
+          if (gasLimit - gasUsed < TX_GAS) break;
+          if (performance.now() > opts.deadline) break;
+          // runTx only awaits microtasks: without this, RPC requests would wait for the whole
+          // block. Yielding every few transactions lets the node keep admitting transactions
+          // (for the next block) while it builds this one.
+          if (++sinceYield >= YIELD_EVERY_TXS) {
+            sinceYield = 0;
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
         }
         const { tx, sender } = next;
         if (tx.gasLimit > gasLimit - gasUsed) {
-          txs.pop();
+          if (importing) invalid(`transaction ${included.length} gas limit ${tx.gasLimit} exceeds the block's remaining gas`);
+          source.pop();
           continue;
         }
         let result: RunTxResult;
         try {
-          result = await runTx(vm, {
-            tx,
-            block: context,
-            blockGasUsed: gasUsed,
-            skipHardForkValidation: true,
-          });
+          result = await runTx(vm, { tx, block: context, blockGasUsed: gasUsed, skipHardForkValidation: true });
         } catch (err) {
-          rejected.push({ tx, sender, error: (err as Error).message ?? String(err) });
-          txs.pop();
+          const message = (err as Error).message ?? String(err);
+          if (importing) invalid(`transaction ${included.length} ${bytesToHex(tx.hash())}: ${message.split(" (vm hf")[0]}`);
+          rejected.push({ tx, sender, error: message });
+          source.pop();
           continue;
         }
         gasUsed += result.totalGasSpent;
@@ -305,9 +424,9 @@ export class Executor {
         included.push(tx);
         senders.push(sender);
         results.push(result);
-        txs.shift();
+        source.shift();
       }
-      if (common.isActivatedEIP(4895)) await applyWithdrawals(vm, attrs.withdrawals ?? []);
+      if (withdrawals !== undefined) await applyWithdrawals(vm, withdrawals, this.funding, header.timestamp);
       let requests: CLRequest<CLRequestType>[] | undefined;
       if (common.isActivatedEIP(7685)) {
         const logs: Log[] = [];
@@ -315,49 +434,60 @@ export class Executor {
         const depositContract = this.config.genesis.config.depositContractAddress ?? "";
         requests = await accumulateRequests(vm, depositContract, logs);
       }
-      const executed = performance.now();
+      const executedAt = performance.now();
       await vm.evm.journal.commit();
       const stateRoot = await sm.getStateRoot();
-      const committed = performance.now();
-
       const receipts = results.map((r) => fromVmReceipt(r.receipt));
       const bloom = new Uint8Array(256);
       for (const r of receipts) logsBloom(r.logs, bloom);
       const receiptTrie = orderedTrieRoot(results.map((r, i) => encodeReceipt(r.receipt, included[i].type)));
-      const block = createBlock(
-        {
-          header: {
-            ...headerData,
-            stateRoot,
-            gasUsed,
-            logsBloom: bloom,
-            receiptTrie,
-            transactionsTrie: transactionsRoot(included),
-            withdrawalsRoot: common.isActivatedEIP(4895)
-              ? orderedTrieRoot((attrs.withdrawals ?? []).map((w) => RLP.encode(createWithdrawal(w).raw())))
-              : undefined,
-            requestsHash: requests !== undefined ? genRequestsRoot(requests, sha256) : undefined,
-          },
-          transactions: [],
-          withdrawals: common.isActivatedEIP(4895) ? (attrs.withdrawals ?? []) : undefined,
-        },
-        { common },
-      );
-      // Re-attach the already-signed transaction objects: createBlock would re-instantiate them
-      // (and recover every sender again).
-      const sealed = attachTransactions(block, included);
-      this.warm = { root: stateRoot, sm };
-      const timings = {
-        execute: executed - started,
-        commit: committed - executed,
-        seal: performance.now() - committed,
-      };
-      return { block: sealed, receipts, senders, requests, value, rejected, timings };
+      return { included, senders, receipts, requests, gasUsed, value, rejected, stateRoot, bloom, receiptTrie, executedAt };
     } catch (err) {
       await vm.evm.journal.revert().catch(() => {});
       throw err;
     }
   }
+
+  /**
+   * Imports an OpenGPU block through `runBody` (the builder's own path) and checks every
+   * commitment of its header. Non-OpenGPU chains (imported Ethereum history) use ethereumjs'
+   * runBlock instead, with Ethereum's rules.
+   */
+  private async executeOpenGpu(block: Block, parent: BlockHeader, common: Common, sm: MerkleStateManager, vm: VM): Promise<ExecutedBlock> {
+    const h = block.header;
+    const fail = (code: ChainErrorCode, why: string): never => {
+      throw new ChainError(code, `invalid block ${h.number} ${bytesToHex(block.hash())}: ${why}`, { number: h.number });
+    };
+    if (block.uncleHeaders.length > 0 || !equalsBytes(h.uncleHash, KECCAK256_RLP_ARRAY)) fail(ChainErrorCode.INVALID_BODY, "uncles are not allowed");
+    if (!equalsBytes(transactionsRoot(block.transactions), h.transactionsTrie)) fail(ChainErrorCode.INVALID_BODY, "transactions trie root mismatch");
+    const withdrawals = common.isActivatedEIP(4895) ? (block.withdrawals ?? []) : undefined;
+    if (withdrawals !== undefined) {
+      const root = orderedTrieRoot(withdrawals.map((w) => RLP.encode(w.raw())));
+      if (h.withdrawalsRoot === undefined || !equalsBytes(root, h.withdrawalsRoot)) fail(ChainErrorCode.INVALID_BODY, "withdrawals trie root mismatch");
+    }
+    for (const [i, tx] of block.transactions.entries()) {
+      const errors = tx.getValidationErrors();
+      if (errors.length > 0) fail(ChainErrorCode.INVALID_BODY, `transaction ${i}: ${errors.join("; ")}`);
+    }
+    void parent;
+    const run = await this.runBody(vm, sm, block, block.transactions, withdrawals, {
+      mode: "import",
+      deadline: Number.POSITIVE_INFINITY,
+    });
+    const check = (what: string, ok: boolean, got: string, want: string) => {
+      if (!ok) fail(ChainErrorCode.INVALID_EXECUTION, `${what} mismatch: got ${got}, header says ${want}`);
+    };
+    check("gas used", run.gasUsed === h.gasUsed, run.gasUsed.toString(), h.gasUsed.toString());
+    check("receipts root", equalsBytes(run.receiptTrie, h.receiptTrie), bytesToHex(run.receiptTrie), bytesToHex(h.receiptTrie));
+    check("logs bloom", equalsBytes(run.bloom, h.logsBloom), "bloom", "bloom");
+    if (common.isActivatedEIP(7685)) {
+      const requestsHash = genRequestsRoot(run.requests ?? [], sha256);
+      check("requests hash", h.requestsHash !== undefined && equalsBytes(requestsHash, h.requestsHash), bytesToHex(requestsHash), bytesToHex(h.requestsHash ?? new Uint8Array()));
+    }
+    check("state root", equalsBytes(run.stateRoot, h.stateRoot), bytesToHex(run.stateRoot), bytesToHex(h.stateRoot));
+    return { block, receipts: run.receipts, senders: run.senders, requests: run.requests };
+  }
+
 }
 
 /** Seals `block` with already-signed transaction objects (keeps their cached senders and hashes). */

@@ -64,13 +64,62 @@ export async function applyPreBlockSystemWrites(
   }
 }
 
-/** EIP-4895: credits withdrawals (amounts in Gwei). */
-export async function applyWithdrawals(vm: VM, withdrawals: readonly WithdrawalData[]): Promise<void> {
+/**
+ * OpenGPU's withdrawal funding (no minting): a withdrawal is paid out of the deposit contract
+ * (which holds all staked oGPU), and what it cannot cover (consensus rewards) out of the
+ * provider-rewards pool, up to the part of the pool released so far (linear over
+ * `releaseSeconds` from `releaseStart`). What neither can pay is not credited. The sum of all
+ * execution balances therefore never grows.
+ */
+export interface WithdrawalFunding {
+  deposit: Address;
+  rewards: Address;
+  /** The pool's allocation at genesis, in wei. */
+  rewardsTotal: bigint;
+  releaseStart: bigint;
+  releaseSeconds: bigint;
+}
+
+/** Wei of the rewards pool released by `timestamp`. */
+export function releasedRewards(funding: WithdrawalFunding, timestamp: bigint): bigint {
+  if (timestamp <= funding.releaseStart) return 0n;
+  const elapsed = timestamp - funding.releaseStart;
+  if (elapsed >= funding.releaseSeconds) return funding.rewardsTotal;
+  return (funding.rewardsTotal * elapsed) / funding.releaseSeconds;
+}
+
+/**
+ * EIP-4895 withdrawals (amounts in Gwei). Without `funding` they are credited as on Ethereum
+ * (new coins); with it, they move existing oGPU as `WithdrawalFunding` describes.
+ */
+export async function applyWithdrawals(
+  vm: VM,
+  withdrawals: readonly WithdrawalData[],
+  funding?: WithdrawalFunding,
+  timestamp = 0n,
+): Promise<void> {
+  const sm = vm.stateManager;
   for (const data of withdrawals) {
     const withdrawal = createWithdrawal(data);
     if (withdrawal.amount === 0n) continue;
-    const account = (await vm.stateManager.getAccount(withdrawal.address)) ?? new Account();
-    account.balance += withdrawal.amount * GWEI;
+    let paid = withdrawal.amount * GWEI;
+    if (funding !== undefined) {
+      const deposit = (await sm.getAccount(funding.deposit)) ?? new Account();
+      const fromDeposit = deposit.balance < paid ? deposit.balance : paid;
+      deposit.balance -= fromDeposit;
+      await vm.evm.journal.putAccount(funding.deposit, deposit);
+      const pool = (await sm.getAccount(funding.rewards)) ?? new Account();
+      const locked = funding.rewardsTotal - releasedRewards(funding, timestamp);
+      const available = pool.balance > locked ? pool.balance - locked : 0n;
+      const wanted = paid - fromDeposit;
+      const fromPool = available < wanted ? available : wanted;
+      pool.balance -= fromPool;
+      await vm.evm.journal.putAccount(funding.rewards, pool);
+      paid = fromDeposit + fromPool;
+      if (paid === 0n) continue;
+    }
+    const account = (await sm.getAccount(withdrawal.address)) ?? new Account();
+    account.balance += paid;
     await vm.evm.journal.putAccount(withdrawal.address, account);
   }
   await vm.evm.journal.cleanup();
