@@ -19,17 +19,19 @@ import {
   bytesToHex,
   type CLRequest,
   type CLRequestType,
+  createAddressFromString,
   createWithdrawal,
   equalsBytes,
   KECCAK256_RLP,
   KECCAK256_RLP_ARRAY,
-  createAddressFromString,
-  type Withdrawal,
   ValueEncoding,
+  type Withdrawal,
   type WithdrawalData,
 } from "@ethereumjs/util";
 import { createVM, encodeReceipt, type RunTxResult, runBlock, runTx, type VM } from "@ethereumjs/vm";
 import { sha256 } from "ethereum-cryptography/sha256";
+import { ONE_OGPU, TOKEN_TABLE } from "../../../genesis/token.ts";
+import { SYSTEM_CONTRACT_ADDRESSES } from "../../../precompiles/addresses.ts";
 import type { ChainConfig } from "../chain/config.ts";
 import { fromVmReceipt, logsBloom, type StoredReceipt } from "../chain/receipts.ts";
 import type { BlockStore } from "../chain/store.ts";
@@ -38,8 +40,6 @@ import type { StateStore } from "../db/state-store.ts";
 import { ChainError, ChainErrorCode } from "../errors.ts";
 import { OverlayDB } from "../state/tries.ts";
 import { orderedTrieRoot, transactionsRoot } from "../trie/index.ts";
-import { SYSTEM_CONTRACT_ADDRESSES } from "../../../precompiles/addresses.ts";
-import { ONE_OGPU, TOKEN_TABLE } from "../../../genesis/token.ts";
 import {
   accumulateRequests,
   applyPreBlockSystemWrites,
@@ -315,7 +315,9 @@ export class Executor {
     };
     // Header-only block giving runTx its execution context (coinbase, base fee, randao, ...).
     const context = createBlock({ header: headerData }, { common, skipConsensusFormatValidation: true });
-    const withdrawals = common.isActivatedEIP(4895) ? (attrs.withdrawals ?? []).map(createWithdrawal) : undefined;
+    const withdrawals = common.isActivatedEIP(4895)
+      ? (attrs.withdrawals ?? []).map(createWithdrawal)
+      : undefined;
     const run = await this.runBody(vm, sm, context, txs, withdrawals, {
       mode: "build",
       deadline: opts.maxMillis === undefined ? Number.POSITIVE_INFINITY : performance.now() + opts.maxMillis,
@@ -331,7 +333,9 @@ export class Executor {
           receiptTrie: run.receiptTrie,
           transactionsTrie: transactionsRoot(run.included),
           withdrawalsRoot:
-            withdrawals !== undefined ? orderedTrieRoot(withdrawals.map((w) => RLP.encode(w.raw()))) : undefined,
+            withdrawals !== undefined
+              ? orderedTrieRoot(withdrawals.map((w) => RLP.encode(w.raw())))
+              : undefined,
           requestsHash: run.requests !== undefined ? genRequestsRoot(run.requests, sha256) : undefined,
         },
         transactions: [],
@@ -382,10 +386,14 @@ export class Executor {
     const rejected: BuiltBlock["rejected"] = [];
     let gasUsed = 0n;
     let value = 0n;
-    const source: TxSource = Array.isArray(txs) ? listSource(txs as readonly TypedTransaction[]) : (txs as TxSource);
+    const source: TxSource = Array.isArray(txs)
+      ? listSource(txs as readonly TypedTransaction[])
+      : (txs as TxSource);
     const importing = opts.mode === "import";
     const invalid = (why: string): never => {
-      throw new ChainError(ChainErrorCode.INVALID_BODY, `invalid block ${header.number}: ${why}`, { number: header.number });
+      throw new ChainError(ChainErrorCode.INVALID_BODY, `invalid block ${header.number}: ${why}`, {
+        number: header.number,
+      });
     };
     await vm.evm.journal.checkpoint();
     try {
@@ -405,16 +413,27 @@ export class Executor {
         }
         const { tx, sender } = next;
         if (tx.gasLimit > gasLimit - gasUsed) {
-          if (importing) invalid(`transaction ${included.length} gas limit ${tx.gasLimit} exceeds the block's remaining gas`);
+          if (importing)
+            invalid(
+              `transaction ${included.length} gas limit ${tx.gasLimit} exceeds the block's remaining gas`,
+            );
           source.pop();
           continue;
         }
         let result: RunTxResult;
         try {
-          result = await runTx(vm, { tx, block: context, blockGasUsed: gasUsed, skipHardForkValidation: true });
+          result = await runTx(vm, {
+            tx,
+            block: context,
+            blockGasUsed: gasUsed,
+            skipHardForkValidation: true,
+          });
         } catch (err) {
           const message = (err as Error).message ?? String(err);
-          if (importing) invalid(`transaction ${included.length} ${bytesToHex(tx.hash())}: ${message.split(" (vm hf")[0]}`);
+          if (importing)
+            invalid(
+              `transaction ${included.length} ${bytesToHex(tx.hash())}: ${message.split(" (vm hf")[0]}`,
+            );
           rejected.push({ tx, sender, error: message });
           source.pop();
           continue;
@@ -441,7 +460,19 @@ export class Executor {
       const bloom = new Uint8Array(256);
       for (const r of receipts) logsBloom(r.logs, bloom);
       const receiptTrie = orderedTrieRoot(results.map((r, i) => encodeReceipt(r.receipt, included[i].type)));
-      return { included, senders, receipts, requests, gasUsed, value, rejected, stateRoot, bloom, receiptTrie, executedAt };
+      return {
+        included,
+        senders,
+        receipts,
+        requests,
+        gasUsed,
+        value,
+        rejected,
+        stateRoot,
+        bloom,
+        receiptTrie,
+        executedAt,
+      };
     } catch (err) {
       await vm.evm.journal.revert().catch(() => {});
       throw err;
@@ -453,17 +484,28 @@ export class Executor {
    * commitment of its header. Non-OpenGPU chains (imported Ethereum history) use ethereumjs'
    * runBlock instead, with Ethereum's rules.
    */
-  private async executeOpenGpu(block: Block, parent: BlockHeader, common: Common, sm: MerkleStateManager, vm: VM): Promise<ExecutedBlock> {
+  private async executeOpenGpu(
+    block: Block,
+    parent: BlockHeader,
+    common: Common,
+    sm: MerkleStateManager,
+    vm: VM,
+  ): Promise<ExecutedBlock> {
     const h = block.header;
     const fail = (code: ChainErrorCode, why: string): never => {
-      throw new ChainError(code, `invalid block ${h.number} ${bytesToHex(block.hash())}: ${why}`, { number: h.number });
+      throw new ChainError(code, `invalid block ${h.number} ${bytesToHex(block.hash())}: ${why}`, {
+        number: h.number,
+      });
     };
-    if (block.uncleHeaders.length > 0 || !equalsBytes(h.uncleHash, KECCAK256_RLP_ARRAY)) fail(ChainErrorCode.INVALID_BODY, "uncles are not allowed");
-    if (!equalsBytes(transactionsRoot(block.transactions), h.transactionsTrie)) fail(ChainErrorCode.INVALID_BODY, "transactions trie root mismatch");
+    if (block.uncleHeaders.length > 0 || !equalsBytes(h.uncleHash, KECCAK256_RLP_ARRAY))
+      fail(ChainErrorCode.INVALID_BODY, "uncles are not allowed");
+    if (!equalsBytes(transactionsRoot(block.transactions), h.transactionsTrie))
+      fail(ChainErrorCode.INVALID_BODY, "transactions trie root mismatch");
     const withdrawals = common.isActivatedEIP(4895) ? (block.withdrawals ?? []) : undefined;
     if (withdrawals !== undefined) {
       const root = orderedTrieRoot(withdrawals.map((w) => RLP.encode(w.raw())));
-      if (h.withdrawalsRoot === undefined || !equalsBytes(root, h.withdrawalsRoot)) fail(ChainErrorCode.INVALID_BODY, "withdrawals trie root mismatch");
+      if (h.withdrawalsRoot === undefined || !equalsBytes(root, h.withdrawalsRoot))
+        fail(ChainErrorCode.INVALID_BODY, "withdrawals trie root mismatch");
     }
     for (const [i, tx] of block.transactions.entries()) {
       const errors = tx.getValidationErrors();
@@ -478,16 +520,30 @@ export class Executor {
       if (!ok) fail(ChainErrorCode.INVALID_EXECUTION, `${what} mismatch: got ${got}, header says ${want}`);
     };
     check("gas used", run.gasUsed === h.gasUsed, run.gasUsed.toString(), h.gasUsed.toString());
-    check("receipts root", equalsBytes(run.receiptTrie, h.receiptTrie), bytesToHex(run.receiptTrie), bytesToHex(h.receiptTrie));
+    check(
+      "receipts root",
+      equalsBytes(run.receiptTrie, h.receiptTrie),
+      bytesToHex(run.receiptTrie),
+      bytesToHex(h.receiptTrie),
+    );
     check("logs bloom", equalsBytes(run.bloom, h.logsBloom), "bloom", "bloom");
     if (common.isActivatedEIP(7685)) {
       const requestsHash = genRequestsRoot(run.requests ?? [], sha256);
-      check("requests hash", h.requestsHash !== undefined && equalsBytes(requestsHash, h.requestsHash), bytesToHex(requestsHash), bytesToHex(h.requestsHash ?? new Uint8Array()));
+      check(
+        "requests hash",
+        h.requestsHash !== undefined && equalsBytes(requestsHash, h.requestsHash),
+        bytesToHex(requestsHash),
+        bytesToHex(h.requestsHash ?? new Uint8Array()),
+      );
     }
-    check("state root", equalsBytes(run.stateRoot, h.stateRoot), bytesToHex(run.stateRoot), bytesToHex(h.stateRoot));
+    check(
+      "state root",
+      equalsBytes(run.stateRoot, h.stateRoot),
+      bytesToHex(run.stateRoot),
+      bytesToHex(h.stateRoot),
+    );
     return { block, receipts: run.receipts, senders: run.senders, requests: run.requests };
   }
-
 }
 
 /** Seals `block` with already-signed transaction objects (keeps their cached senders and hashes). */
