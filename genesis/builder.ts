@@ -86,7 +86,19 @@ function checkConsensus(c: OpenGpuConsensusParams): OpenGpuConsensusParams {
   if (!Number.isInteger(c.networkByte) || c.networkByte < 0 || c.networkByte > 255) {
     throw invalid("consensus.networkByte", "must be an integer from 0 to 255");
   }
-  return { preset: c.preset, secondsPerSlot: c.secondsPerSlot, networkByte: c.networkByte };
+  const out: OpenGpuConsensusParams = {
+    preset: c.preset,
+    secondsPerSlot: c.secondsPerSlot,
+    networkByte: c.networkByte,
+  };
+  for (const key of ["shardCommitteePeriod", "withdrawabilityDelay"] as const) {
+    const value = c[key];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 1 || value > 65536)
+      throw invalid(`consensus.${key}`, "must be an integer number of epochs from 1 to 65536");
+    out[key] = value;
+  }
+  return out;
 }
 
 /** Sum of all balances in a genesis allocation, in wei. */

@@ -153,6 +153,26 @@ describe("OpenGPU genesis", () => {
   });
 });
 
+describe("consensus parameters", () => {
+  it("keeps the dev network's short exit periods and checks their range", () => {
+    const genesis = buildGenesis(devnetDefinition(), { now: 1_700_000_000 });
+    expect(genesis.config.opengpu?.consensus).toEqual({
+      preset: "minimal",
+      secondsPerSlot: 2,
+      networkByte: 0,
+      shardCommitteePeriod: 4,
+      withdrawabilityDelay: 4,
+    });
+    const definition = devnetDefinition();
+    if (definition.consensus === undefined) throw new Error("devnet has consensus parameters");
+    definition.consensus.withdrawabilityDelay = 0;
+    expect(() => buildGenesis(definition)).toThrow(/consensus.withdrawabilityDelay/);
+    definition.consensus.withdrawabilityDelay = undefined;
+    definition.consensus.secondsPerSlot = 0.5;
+    expect(() => buildGenesis(definition)).toThrow(/consensus.secondsPerSlot/);
+  });
+});
+
 describe("geth-style genesis", () => {
   it("is normalized with geth's defaults", () => {
     const genesis = resolveGenesis({

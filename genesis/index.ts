@@ -24,7 +24,7 @@ export const NETWORKS: Readonly<Record<string, OpenGpuGenesis>> = {
 
 /** The devnet definition, optionally with another chain id or dev-account count. */
 export function devnetDefinition(overrides: Partial<OpenGpuGenesis> = {}): OpenGpuGenesis {
-  return { ...(devnet as OpenGpuGenesis), ...overrides };
+  return { ...structuredClone(devnet as OpenGpuGenesis), ...overrides };
 }
 
 export function devnetGenesis(now = Math.floor(Date.now() / 1000)): GethGenesis {

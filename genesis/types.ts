@@ -108,6 +108,16 @@ export interface OpenGpuConsensusParams {
   secondsPerSlot: number;
   /** Distinguishes networks' fork versions (and so their signatures): 0 for dev networks. */
   networkByte: number;
+  /**
+   * Epochs a validator must be active before it may exit (SHARD_COMMITTEE_PERIOD); the preset's
+   * value (256 epochs mainnet, 64 minimal) when absent. Dev networks shorten it.
+   */
+  shardCommitteePeriod?: number;
+  /**
+   * Epochs from exit until the stake can be withdrawn (MIN_VALIDATOR_WITHDRAWABILITY_DELAY); the
+   * preset's value (256) when absent. Dev networks shorten it.
+   */
+  withdrawabilityDelay?: number;
 }
 
 export interface OpenGpuGenesis {

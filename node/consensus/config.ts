@@ -26,6 +26,10 @@ export interface ConsensusSpec {
   chainId: number;
   /** EIP-6110 deposit contract address (0x-hex). */
   depositContractAddress: string;
+  /** SHARD_COMMITTEE_PERIOD override in epochs (dev networks). */
+  shardCommitteePeriod?: number;
+  /** MIN_VALIDATOR_WITHDRAWABILITY_DELAY override in epochs (dev networks). */
+  withdrawabilityDelay?: number;
   /** Genesis validators: count and stake each (whole oGPU). */
   genesisValidators: { count: number; balance: string };
 }
@@ -87,6 +91,9 @@ export function chainConfigFor(spec: ConsensusSpec, name = "opengpu"): ChainConf
     DEPOSIT_CHAIN_ID: spec.chainId,
     DEPOSIT_NETWORK_ID: spec.chainId,
     DEPOSIT_CONTRACT_ADDRESS: hexToBytes(spec.depositContractAddress as `0x${string}`),
+    SHARD_COMMITTEE_PERIOD: spec.shardCommitteePeriod ?? presetDefaults.SHARD_COMMITTEE_PERIOD,
+    MIN_VALIDATOR_WITHDRAWABILITY_DELAY:
+      spec.withdrawabilityDelay ?? presetDefaults.MIN_VALIDATOR_WITHDRAWABILITY_DELAY,
   };
 }
 
@@ -113,6 +120,8 @@ export function consensusSpecOf(genesis: GethGenesis): ConsensusSpec {
     preset: consensus.preset,
     secondsPerSlot: consensus.secondsPerSlot,
     networkByte: consensus.networkByte,
+    shardCommitteePeriod: consensus.shardCommitteePeriod,
+    withdrawabilityDelay: consensus.withdrawabilityDelay,
     chainId: genesis.config.chainId,
     depositContractAddress: genesis.config.depositContractAddress,
     genesisValidators: { count: validators.count, balance: validators.balance },

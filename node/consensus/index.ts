@@ -42,6 +42,7 @@ import { type BlockSummary, ForkChoice } from "./fork-choice/index.ts";
 import { buildBeaconGenesis, type GenesisValidator } from "./genesis.ts";
 import { AttestationPool } from "./op-pools/attestation-pool.ts";
 import { OpPool } from "./op-pools/op-pool.ts";
+import { OperationSubmitter } from "./op-pools/submit.ts";
 import { SyncCommitteePool } from "./op-pools/sync-committee-pool.ts";
 import { Slasher } from "./slasher/slasher.ts";
 import { SlashingProtection } from "./slashing-protection/index.ts";
@@ -100,6 +101,8 @@ export class ConsensusLayer {
   readonly protection: SlashingProtection;
   readonly slasher: Slasher;
   readonly attestationValidator: AttestationValidator;
+  /** Validates exits, slashings and BLS changes against the head before they enter `ops`. */
+  readonly submit: OperationSubmitter;
   private readonly logger: Logger;
 
   private constructor(parts: {
@@ -126,6 +129,7 @@ export class ConsensusLayer {
     this.protection = parts.protection;
     this.slasher = parts.slasher;
     this.attestationValidator = new AttestationValidator(parts.chain);
+    this.submit = new OperationSubmitter(parts.ops, () => parts.chain.headState);
     this.logger = parts.logger;
     // Everything an imported block shows is evidence for the slasher.
     this.chain.on("block", ({ block, postState }) => {

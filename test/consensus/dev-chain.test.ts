@@ -13,9 +13,14 @@ describe("proof-of-stake dev chain", () => {
   it("produces a block per slot with our validators and finalizes", async () => {
     const cl = dev.node.consensus;
     if (cl === undefined) throw new Error("no consensus");
-    for (let slot = 1; slot <= 40; slot++) await dev.runSlot(slot);
-    expect(cl.chain.head.slot).toBe(40);
-    expect(dev.node.el.chain.head.header.number).toBe(40n);
+    // Into the third sync-committee period (8 epochs of 8 slots each; the first two share the
+    // genesis committee): at a period's last slot the validators sign for the next committee,
+    // whose positions differ.
+    for (let slot = 1; slot <= 136; slot++) await dev.runSlot(slot);
+    expect(cl.chain.head.slot).toBe(136);
+    expect(dev.node.el.chain.head.header.number).toBe(136n);
+    const aggregate = cl.chain.getBlock(cl.chain.head.blockRoot)?.message.body.syncAggregate;
+    expect(aggregate?.syncCommitteeBits.getTrueBitIndexes().length).toBe(32);
     expect(cl.chain.finalizedCheckpoint.epoch).toBeGreaterThanOrEqual(3);
     // The EL follows: finalized/safe tags resolve to the CL's checkpoint blocks.
     const finalized = await dev.call<{ number: string }>("eth_getBlockByNumber", ["finalized", false]);

@@ -18,6 +18,7 @@ import {
   DOMAIN_BEACON_PROPOSER,
   DOMAIN_RANDAO,
   DOMAIN_SYNC_COMMITTEE,
+  EPOCHS_PER_SYNC_COMMITTEE_PERIOD,
 } from "@lodestar/params";
 import {
   computeEpochAtSlot,
@@ -289,7 +290,13 @@ export class ValidatorClient {
   async syncCommitteeMessages(slot: number): Promise<number> {
     const { chain, syncCommittee } = this.m;
     const state = chain.headState;
-    const committee = state.epochCtx.currentSyncCommitteeIndexed;
+    // A message for `slot` is aggregated into the block at slot+1, which verifies it against
+    // the committee of slot+1's sync period: at a period's last slot that is the next committee.
+    const period = (s: number) => Math.floor(computeEpochAtSlot(s) / EPOCHS_PER_SYNC_COMMITTEE_PERIOD);
+    const ahead = period(slot + 1) - period(state.slot);
+    if (ahead !== 0 && ahead !== 1) return 0; // head too far behind to know the committee
+    const committee =
+      ahead === 0 ? state.epochCtx.currentSyncCommitteeIndexed : state.epochCtx.nextSyncCommitteeIndexed;
     const headRoot = ssz.Root.fromJson(chain.head.blockRoot);
     const signingRoot = computeSigningRoot(ssz.Root, headRoot, this.domain(slot, DOMAIN_SYNC_COMMITTEE));
     let sent = 0;
