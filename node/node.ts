@@ -7,6 +7,7 @@ import { bytesToHex } from "@ethereumjs/util";
 import { type FastifyInstance, fastify } from "fastify";
 import type { DevAccount } from "../genesis/dev-accounts.ts";
 import type { GethGenesis } from "../genesis/types.ts";
+import type { BeaconApiServer } from "./api/beacon/index.ts";
 import { type AuthRpcOptions, type EngineServer, startEngineApi } from "./api/engine/index.ts";
 import { DEFAULT_RPC_OPTIONS, JsonRpc, type RpcContext, type RpcOptions } from "./api/rpc/index.ts";
 import type { GenesisValidator } from "./consensus/genesis.ts";
@@ -17,7 +18,8 @@ import { DevBlockProducer } from "./execution/dev/producer.ts";
 import type { Hex } from "./execution/engine/types.ts";
 import { ExecutionLayer } from "./execution/index.ts";
 import type { TxPoolOptions } from "./execution/txpool/pool.ts";
-import { consensusMetricsSink } from "./metrics/consensus.ts";
+import { beaconApiMetrics } from "./metrics/beacon-api.ts";
+import { consensusMetricsSink, validatorMetricsSink } from "./metrics/consensus.ts";
 import { createMetrics, type Metrics } from "./metrics/index.ts";
 import type { Logger } from "./utils/logger.ts";
 import { VERSION } from "./version.ts";
@@ -57,6 +59,8 @@ export interface NodeOptions {
   };
   /** Run the in-process consensus layer (proof of stake) with these validators. */
   consensus?: NodeConsensusOptions;
+  /** Serve the Beacon API (REST) here; only when the consensus layer runs. Port 0 picks one. */
+  rest?: { host: string; port: number };
 }
 
 export interface NodeConsensusOptions {
@@ -79,6 +83,8 @@ export class OpenGpuNode {
   readonly producer: DevBlockProducer | undefined;
   /** The consensus layer, when the node runs proof of stake. */
   readonly consensus: ConsensusLayer | undefined;
+  /** The Beacon API (REST) server, when the consensus layer runs and `rest` was given. */
+  readonly beaconApi: BeaconApiServer | undefined;
   /** The authenticated Engine API server, when `authrpc` was given. */
   readonly engineApi: EngineServer | undefined;
   /** Where the Engine API's JWT secret lives, when it is served. */
@@ -93,6 +99,7 @@ export class OpenGpuNode {
     metrics: Metrics;
     producer?: DevBlockProducer;
     consensus?: ConsensusLayer;
+    beaconApi?: BeaconApiServer;
     engineApi?: { server: EngineServer; jwtSecretFile: string };
     metricsServer?: FastifyInstance;
     metricsUrl?: string;
@@ -103,6 +110,7 @@ export class OpenGpuNode {
     this.metrics = parts.metrics;
     this.producer = parts.producer;
     this.consensus = parts.consensus;
+    this.beaconApi = parts.beaconApi;
     this.engineApi = parts.engineApi?.server;
     this.jwtSecretFile = parts.engineApi?.jwtSecretFile;
     this.metricsServer = parts.metricsServer;
@@ -221,6 +229,7 @@ export class OpenGpuNode {
       logger.info({ url: `${metricsUrl}/metrics` }, "Metrics listening");
     }
     let consensus: ConsensusLayer | undefined;
+    let beaconApi: BeaconApiServer | undefined;
     if (opts.consensus !== undefined) {
       // Loaded on demand: Lodestar's preset is fixed when @lodestar/params first loads.
       const { ConsensusLayer: Layer, consensusSpecOf } = await import("./consensus/index.ts");
@@ -239,6 +248,7 @@ export class OpenGpuNode {
           engine: el.engine,
           logger: logger.child({ module: "consensus" }),
           metrics: consensusMetricsSink(metrics),
+          validatorMetrics: validatorMetricsSink(metrics),
         },
       ).catch(async (err: unknown) => {
         await rpc.stop();
@@ -246,6 +256,24 @@ export class OpenGpuNode {
         await el.close();
         throw err;
       });
+      if (opts.rest !== undefined) {
+        // Loaded on demand like the consensus layer (its routes load Lodestar's preset).
+        const { BeaconApiServer: Server } = await import("./api/beacon/index.ts");
+        const cl = consensus;
+        beaconApi = await Server.start(opts.rest, {
+          chain: cl.chain,
+          logger: logger.child({ module: "beacon-api" }),
+          metrics: beaconApiMetrics(metrics),
+        }).catch(async (err: unknown) => {
+          // e.g. port 5052 taken: release everything opened so far before failing.
+          await cl.stop();
+          await rpc.stop();
+          await engineApi?.server.stop();
+          await metricsServer?.close();
+          await el.close();
+          throw err;
+        });
+      }
       if (opts.consensus.autoStart !== false) consensus.start();
     }
     producer?.start();
@@ -255,6 +283,7 @@ export class OpenGpuNode {
       metrics,
       producer,
       consensus,
+      beaconApi,
       engineApi,
       metricsServer,
       metricsUrl,
@@ -264,6 +293,7 @@ export class OpenGpuNode {
 
   async stop(): Promise<void> {
     await this.producer?.stop();
+    await this.beaconApi?.stop();
     await this.consensus?.stop();
     await this.engineApi?.stop();
     await this.rpc.stop();

@@ -20,12 +20,14 @@ import { registerKeysCommands } from "./keys.ts";
 import {
   addAuthRpcOptions,
   addLogOptions,
+  addRestOptions,
   addRpcOptions,
   addTxPoolOptions,
   authRpcOptionsFrom,
   loggerFrom,
   metricsOptionsFrom,
   parseInteger,
+  restOptionsFrom,
   rpcOptionsFrom,
   txpoolOptionsFrom,
 } from "./options.ts";
@@ -56,6 +58,7 @@ function devCommand(): Command {
     .option("--mnemonic <words>", "mnemonic the dev accounts derive from", TEST_MNEMONIC)
     .option("--chain-id <id>", "chain id", parseInteger, 1337);
   addRpcOptions(cmd, { http: 8545, ws: 8546 });
+  addRestOptions(cmd);
   addAuthRpcOptions(cmd);
   addTxPoolOptions(cmd);
   addLogOptions(cmd);
@@ -110,6 +113,7 @@ function devCommand(): Command {
         genesis,
         rpc: rpcOptionsFrom(opts),
         metrics: metricsOptionsFrom(opts),
+        rest: restOptionsFrom(opts),
         txpool: txpoolOptionsFrom(opts),
         authrpc: authRpcOptionsFrom(opts),
         extraData: new TextEncoder().encode("opengpu-dev"),
@@ -131,6 +135,7 @@ function devCommand(): Command {
           : `proof of stake: ${validatorCount} validators, ${blockTime}s slots`
       }`,
       `JSON-RPC  ${node.rpc.server.httpUrl ?? "-"}   WebSocket ${node.rpc.server.wsUrl ?? "-"}${node.metricsUrl ? `   metrics ${node.metricsUrl}/metrics` : ""}`,
+      ...(node.beaconApi !== undefined ? [`Beacon API ${node.beaconApi.url ?? "-"}`] : []),
       ...(node.engineApi !== undefined
         ? [`Engine API ${node.engineApi.url ?? "-"}   JWT secret ${node.jwtSecretFile ?? "-"}`]
         : []),
@@ -158,6 +163,7 @@ function nodeCommand(): Command {
       "run the execution layer alone, driven by a consensus client over the Engine API",
     );
   addRpcOptions(cmd, { http: 8545, ws: 8546 });
+  addRestOptions(cmd);
   addAuthRpcOptions(cmd, { port: DEFAULT_AUTHRPC_PORT });
   addTxPoolOptions(cmd);
   addLogOptions(cmd);
@@ -176,6 +182,7 @@ function nodeCommand(): Command {
         datadir: String(opts.datadir),
         rpc: rpcOptionsFrom(opts),
         metrics: metricsOptionsFrom(opts),
+        rest: restOptionsFrom(opts),
         txpool: txpoolOptionsFrom(opts),
         authrpc: authRpcOptionsFrom(opts),
       },

@@ -1,4 +1,4 @@
-/** Shared CLI option groups and parsers (RPC, metrics, logging, txpool). */
+/** Shared CLI option groups and parsers (RPC, Beacon API, metrics, logging, txpool). */
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { createLogger, type LogFormat, type Logger, type LogLevel } from "../utils/logger.ts";
 
@@ -169,4 +169,23 @@ export function authRpcOptionsFrom(
     port,
     jwtSecretFile: secret === undefined ? undefined : String(secret),
   };
+}
+
+/** The Beacon API's customary port (the default REST port of Lighthouse, Lodestar and Nimbus). */
+export const DEFAULT_REST_PORT = 5052;
+
+/** Beacon API (REST) flags; the server runs only when the node runs the consensus layer. */
+export function addRestOptions(cmd: Command): Command {
+  return cmd
+    .option("--rest.addr <host>", "Beacon API (REST) listen address", "127.0.0.1")
+    .option(
+      "--rest.port <port>",
+      "Beacon API (REST) port, served when the consensus layer runs",
+      parsePort,
+      DEFAULT_REST_PORT,
+    );
+}
+
+export function restOptionsFrom(opts: Record<string, unknown>): { host: string; port: number } {
+  return { host: String(opts["rest.addr"]), port: opts["rest.port"] as number };
 }

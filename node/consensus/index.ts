@@ -46,7 +46,12 @@ import { OperationSubmitter } from "./op-pools/submit.ts";
 import { SyncCommitteePool } from "./op-pools/sync-committee-pool.ts";
 import { Slasher } from "./slasher/slasher.ts";
 import { SlashingProtection } from "./slashing-protection/index.ts";
-import { ValidatorClient, type ValidatorKey, type ValidatorPublish } from "./validator/validator.ts";
+import {
+  ValidatorClient,
+  type ValidatorKey,
+  type ValidatorMetricsSink,
+  type ValidatorPublish,
+} from "./validator/validator.ts";
 
 export { BeaconChain } from "./chain/chain.ts";
 export { type ConsensusSpec, consensusSpecOf } from "./config.ts";
@@ -86,6 +91,7 @@ export interface ConsensusModules {
   engine: ExecutionEngine;
   logger: Logger;
   metrics?: ChainMetricsSink;
+  validatorMetrics?: ValidatorMetricsSink;
   publish?: ValidatorPublish;
 }
 
@@ -275,6 +281,7 @@ export class ConsensusLayer {
           protection,
           logger: logger.child({ module: "validator" }),
           publish: modules.publish,
+          metrics: modules.validatorMetrics,
         },
       );
       logger.info(

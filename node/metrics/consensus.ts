@@ -1,6 +1,7 @@
 /** Prometheus metrics of the consensus layer, fed through the chain's metrics sink. */
 import { Counter, Gauge, Histogram } from "prom-client";
 import type { ChainMetricsSink } from "../consensus/chain/chain.ts";
+import type { ValidatorMetricsSink } from "../consensus/validator/validator.ts";
 import type { Metrics } from "./index.ts";
 
 const cache = new WeakMap<Metrics, ChainMetricsSink>();
@@ -33,7 +34,13 @@ export function consensusMetricsSink(metrics: Metrics): ChainMetricsSink {
   });
   const stSeconds = new Histogram({
     name: "opengpu_beacon_state_transition_seconds",
-    help: "State transition time per block (signatures included)",
+    help: "State transition time per block (without signatures)",
+    buckets,
+    registers,
+  });
+  const sigSeconds = new Histogram({
+    name: "opengpu_beacon_block_signatures_seconds",
+    help: "Time to verify a block's BLS signatures (one batch)",
     buckets,
     registers,
   });
@@ -48,6 +55,12 @@ export function consensusMetricsSink(metrics: Metrics): ChainMetricsSink {
     help: "Attestations included in imported blocks",
     registers,
   });
+  const missedSlots = new Counter({
+    name: "opengpu_beacon_missed_slots_total",
+    help: "Slots without a block between consecutive canonical heads",
+    registers,
+  });
+  let lastHeadSlot: number | undefined;
   const reorgs = new Counter({
     name: "opengpu_beacon_reorgs_total",
     help: "Beacon head reorganisations",
@@ -57,10 +70,13 @@ export function consensusMetricsSink(metrics: Metrics): ChainMetricsSink {
     onBlockImported(t) {
       importSeconds.observe(t.totalMs / 1000);
       stSeconds.observe(t.stateTransitionMs / 1000);
+      sigSeconds.observe(t.signaturesMs / 1000);
       elSeconds.observe(t.executionMs / 1000);
       attestations.inc(t.attestations);
     },
     onHead(slot, finalized, justified) {
+      if (lastHeadSlot !== undefined && slot > lastHeadSlot + 1) missedSlots.inc(slot - lastHeadSlot - 1);
+      if (lastHeadSlot === undefined || slot > lastHeadSlot) lastHeadSlot = slot;
       headSlot.set(slot);
       finalizedEpoch.set(finalized);
       justifiedEpoch.set(justified);
@@ -70,5 +86,36 @@ export function consensusMetricsSink(metrics: Metrics): ChainMetricsSink {
     },
   };
   cache.set(metrics, sink);
+  return sink;
+}
+
+const validatorCache = new WeakMap<Metrics, ValidatorMetricsSink>();
+
+/** Duties performed by this node's own validators. */
+export function validatorMetricsSink(metrics: Metrics): ValidatorMetricsSink {
+  const existing = validatorCache.get(metrics);
+  if (existing !== undefined) return existing;
+  const registers = [metrics.registry];
+  const proposed = new Counter({
+    name: "opengpu_validator_blocks_proposed_total",
+    help: "Blocks proposed by this node's validators",
+    registers,
+  });
+  const missed = new Counter({
+    name: "opengpu_validator_proposals_missed_total",
+    help: "Proposal duties of this node's validators that produced no imported block",
+    registers,
+  });
+  const attested = new Counter({
+    name: "opengpu_validator_attestations_total",
+    help: "Attestations signed by this node's validators",
+    registers,
+  });
+  const sink: ValidatorMetricsSink = {
+    onProposed: () => proposed.inc(),
+    onMissedProposal: () => missed.inc(),
+    onAttested: (count) => attested.inc(count),
+  };
+  validatorCache.set(metrics, sink);
   return sink;
 }

@@ -102,10 +102,15 @@ async function reseal(signed: electra.SignedBeaconBlock): Promise<electra.Signed
   return { message: block, signature };
 }
 
-async function expectRejected(block: electra.SignedBeaconBlock, code: string): Promise<void> {
+async function expectRejected(
+  block: electra.SignedBeaconBlock,
+  code: string,
+  message?: RegExp,
+): Promise<void> {
   const err = await cl.chain.importBlock(block).catch((e: unknown) => e);
   expect(err, `expected ${code}`).toBeInstanceOf(BlockError);
   expect((err as BlockError).code).toBe(code);
+  if (message !== undefined) expect((err as BlockError).message).toMatch(message);
 }
 
 describe("fork choice on competing blocks", () => {
@@ -149,7 +154,32 @@ describe("invalid blocks", () => {
     const block = await makeBlock(4, "bad-sig");
     block.signature = new Uint8Array(block.signature);
     block.signature[10] ^= 0xff;
-    await expectRejected(block, BlockErrorCode.INVALID_STATE_TRANSITION);
+    await expectRejected(block, BlockErrorCode.INVALID_SIGNATURE, /invalid proposer signature/);
+  });
+
+  it("rejects a well-formed signature by the wrong key (proposer, attestation, sync aggregate)", async () => {
+    // Valid BLS signatures over other messages: only the batch verification can catch them.
+    const other = keyOf(0).sign(new Uint8Array(32).fill(3)).toBytes();
+    const wrongProposer = await makeBlock(4, "wrong-proposer-sig");
+    wrongProposer.signature = other;
+    await expectRejected(wrongProposer, BlockErrorCode.INVALID_SIGNATURE, /invalid proposer signature/);
+
+    const wrongAttestation = await makeBlock(4, "wrong-attestation-sig");
+    expect(wrongAttestation.message.body.attestations.length).toBeGreaterThan(0);
+    wrongAttestation.message.body.attestations[0].signature = other;
+    await expectRejected(
+      await reseal(wrongAttestation),
+      BlockErrorCode.INVALID_SIGNATURE,
+      /invalid attestation 0/,
+    );
+
+    const wrongSync = await makeBlock(4, "wrong-sync-sig");
+    expect(wrongSync.message.body.syncAggregate.syncCommitteeBits.getTrueBitIndexes().length).toBeGreaterThan(
+      0,
+    );
+    wrongSync.message.body.syncAggregate.syncCommitteeSignature = other;
+    await expectRejected(await reseal(wrongSync), BlockErrorCode.INVALID_SIGNATURE, /invalid sync aggregate/);
+    expect(cl.chain.head.slot).toBe(3);
   });
 
   it("rejects a wrong state root", async () => {

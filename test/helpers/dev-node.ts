@@ -26,6 +26,8 @@ export interface DevNodeHandle {
   runSlot(slot: number): Promise<void>;
   httpUrl: string;
   wsUrl: string;
+  /** Beacon API base URL (with `rest` and consensus), else "". */
+  restUrl: string;
   datadir: string;
   accounts: DevAccount[];
   /** JSON-RPC call over HTTP; returns the full response object. */
@@ -55,6 +57,8 @@ export interface DevNodeOptions {
   consensus?: boolean;
   /** With consensus: the slot the test clock starts at (e.g. where a restarted node left off). */
   startSlot?: number;
+  /** With consensus: serve the Beacon API (REST) on a random loopback port (`restUrl`). */
+  rest?: boolean;
 }
 
 export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHandle> {
@@ -109,6 +113,7 @@ export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHa
         ...opts.rpc,
       },
       metrics: opts.metrics === true ? { host: "127.0.0.1", port: 0 } : undefined,
+      rest: opts.rest === true ? { host: "127.0.0.1", port: 0 } : undefined,
       dev: {
         blockTime: opts.blockTime ?? 1,
         automine: opts.automine ?? true,
@@ -121,6 +126,7 @@ export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHa
   );
   const httpUrl = node.rpc.server.httpUrl ?? "";
   const wsUrl = node.rpc.server.wsUrl ?? "";
+  const restUrl = node.beaconApi?.url ?? "";
   let id = 0;
   const rpc = async (method: string, params: unknown[] = []) => {
     const response = await fetch(httpUrl, {
@@ -148,6 +154,7 @@ export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHa
     },
     httpUrl,
     wsUrl,
+    restUrl,
     datadir,
     accounts,
     rpc,

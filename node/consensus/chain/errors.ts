@@ -10,7 +10,9 @@ export const BlockErrorCode = {
   FUTURE_SLOT: "BLOCK_ERROR_FUTURE_SLOT",
   /** The block is at or before the finalized slot, or does not descend from the finalized block. */
   WOULD_REVERT_FINALIZED: "BLOCK_ERROR_WOULD_REVERT_FINALIZED",
-  /** The state transition failed: bad signature, bad proposer, bad state root, invalid operation. */
+  /** A BLS signature in the block (proposer, RANDAO, attestation, sync aggregate, operation) is invalid. */
+  INVALID_SIGNATURE: "BLOCK_ERROR_INVALID_SIGNATURE",
+  /** The state transition failed: wrong proposer, bad state root, invalid operation. */
   INVALID_STATE_TRANSITION: "BLOCK_ERROR_INVALID_STATE_TRANSITION",
   /** The execution layer found the payload invalid. */
   INVALID_EXECUTION_PAYLOAD: "BLOCK_ERROR_INVALID_EXECUTION_PAYLOAD",

@@ -69,11 +69,13 @@ export interface ValidatorModules {
   protection: SlashingProtection;
   logger: Logger;
   publish?: ValidatorPublish;
-  metrics?: {
-    onProposed?(slot: number): void;
-    onAttested?(count: number): void;
-    onMissedProposal?(slot: number): void;
-  };
+  metrics?: ValidatorMetricsSink;
+}
+
+export interface ValidatorMetricsSink {
+  onProposed?(slot: number): void;
+  onAttested?(count: number): void;
+  onMissedProposal?(slot: number): void;
 }
 
 /** Attestations are made at 1/3 of the slot (spec ATTESTATION_DUE_BPS = 3333). */
