@@ -26,6 +26,7 @@ import {
   TOKEN_TABLE,
 } from "./token.ts";
 import type {
+  GenesisDepositData,
   GethAllocAccount,
   GethGenesis,
   OpenGpuConsensusParams,
@@ -110,18 +111,42 @@ export function totalSupply(genesis: Pick<GethGenesis, "alloc">): bigint {
   return total;
 }
 
-/** Checks the `validators` section; returns it normalized and the total stake in wei. */
-function checkValidators(spec: OpenGpuGenesisValidators): {
+/**
+ * Checks the `validators` section; returns it normalized and the total stake in wei. Deposit
+ * entries are checked for form here (lengths, amounts, duplicates); their BLS signatures are
+ * checked by the consensus layer when it builds the beacon genesis (and by
+ * `opengpu genesis add-deposits`).
+ */
+function checkValidators(
+  spec: OpenGpuGenesisValidators,
+  devAddresses: readonly string[],
+): {
   validators: OpenGpuGenesisValidators;
   stake: bigint;
 } {
   if (typeof spec !== "object" || spec === null) throw invalid("validators", "must be an object");
-  const { count, balance, source } = spec;
-  if (!Number.isSafeInteger(count) || count < 1)
-    throw invalid("validators.count", "must be a positive integer");
+  const { source } = spec;
   if (!VALIDATOR_STAKE_SOURCES.includes(source)) {
     throw invalid("validators.source", `must be one of ${VALIDATOR_STAKE_SOURCES.join(", ")}`);
   }
+  if (spec.deposits !== undefined) {
+    if (!Array.isArray(spec.deposits) || spec.deposits.length === 0)
+      throw invalid("validators.deposits", "must be a non-empty list of deposit data entries");
+    const seen = new Set<string>();
+    let stake = 0n;
+    const deposits = spec.deposits.map((entry, i) => {
+      const where = `validators.deposits[${i}]`;
+      const d = checkDeposit(entry, where);
+      if (seen.has(d.pubkey)) throw invalid(`${where}.pubkey`, "appears twice");
+      seen.add(d.pubkey);
+      stake += BigInt(d.amount) * GWEI;
+      return d;
+    });
+    return { validators: { count: deposits.length, source, deposits }, stake };
+  }
+  const { count, balance } = spec;
+  if (!Number.isSafeInteger(count) || count < 1)
+    throw invalid("validators.count", "must be a positive integer");
   let each: bigint;
   try {
     each = parseOgpu(String(balance));
@@ -130,7 +155,41 @@ function checkValidators(spec: OpenGpuGenesisValidators): {
   }
   if (each < ONE_OGPU) throw invalid("validators.balance", "must be at least 1 oGPU");
   if (each % GWEI !== 0n) throw invalid("validators.balance", "must be a whole number of Gwei");
-  return { validators: { count, balance: formatOgpu(each), source }, stake: BigInt(count) * each };
+  const withdrawalAddresses =
+    devAddresses.length === 0
+      ? undefined
+      : Array.from({ length: count }, (_, i) => devAddresses[i % devAddresses.length]);
+  return {
+    validators: {
+      count,
+      balance: formatOgpu(each),
+      source,
+      ...(withdrawalAddresses !== undefined ? { withdrawalAddresses } : {}),
+    },
+    stake: BigInt(count) * each,
+  };
+}
+
+function hexField(value: unknown, bytes: number, where: string): string {
+  if (typeof value !== "string") throw invalid(where, `must be ${bytes} bytes of hex`);
+  const hex = value.startsWith("0x") ? value.slice(2) : value;
+  if (hex.length !== bytes * 2 || !/^[0-9a-fA-F]*$/.test(hex))
+    throw invalid(where, `must be ${bytes} bytes of hex`);
+  return hex.toLowerCase();
+}
+
+function checkDeposit(entry: GenesisDepositData, where: string): GenesisDepositData {
+  if (typeof entry !== "object" || entry === null) throw invalid(where, "must be a deposit data object");
+  const pubkey = hexField(entry.pubkey, 48, `${where}.pubkey`);
+  const credentials = hexField(entry.withdrawal_credentials, 32, `${where}.withdrawal_credentials`);
+  if (!["00", "01", "02"].includes(credentials.slice(0, 2)))
+    throw invalid(`${where}.withdrawal_credentials`, "must start with 0x00, 0x01 or 0x02");
+  const signature = hexField(entry.signature, 96, `${where}.signature`);
+  const amount = entry.amount;
+  // 1 oGPU to 2,048 oGPU (compounding); the state transition caps 0x00/0x01 effective balance itself.
+  if (!Number.isSafeInteger(amount) || amount < 1e9 || amount > 2048e9)
+    throw invalid(`${where}.amount`, "must be a whole number of Gwei from 1 to 2048 oGPU");
+  return { pubkey, withdrawal_credentials: credentials, amount, signature };
 }
 
 export interface BuildGenesisOptions {
@@ -198,6 +257,7 @@ export function buildGenesis(spec: OpenGpuGenesis, opts: BuildGenesisOptions = {
     credit(alloc, addr, balance);
     payOut("community", balance, "extra alloc balances");
   }
+  const devAddresses: string[] = [];
   if (spec.devAccounts !== undefined) {
     const { mnemonic, count, balance } = spec.devAccounts;
     if (typeof mnemonic !== "string" || mnemonic.split(" ").length < 12) {
@@ -208,6 +268,7 @@ export function buildGenesis(spec: OpenGpuGenesis, opts: BuildGenesisOptions = {
     }
     const each = parseOgpu(balance);
     for (const account of deriveDevAccounts(mnemonic, count)) {
+      devAddresses.push(account.address);
       credit(alloc, account.address, each);
       payOut("community", each, "dev accounts");
     }
@@ -216,7 +277,7 @@ export function buildGenesis(spec: OpenGpuGenesis, opts: BuildGenesisOptions = {
   // Genesis validators' stake is locked in the deposit contract, out of the named share.
   let validators: OpenGpuGenesisValidators | undefined;
   if (spec.validators !== undefined) {
-    const checked = checkValidators(spec.validators);
+    const checked = checkValidators(spec.validators, devAddresses);
     validators = checked.validators;
     credit(alloc, SYSTEM_CONTRACT_ADDRESSES.deposit, checked.stake);
     payOut(checked.validators.source, checked.stake, "genesis validator stake");

@@ -13,7 +13,7 @@ import {
   TEST_MNEMONIC,
   totalSupply,
 } from "./index.ts";
-import type { OpenGpuGenesisValidators } from "./types.ts";
+import type { GenesisDepositData, OpenGpuGenesisValidators } from "./types.ts";
 
 describe("dev accounts", () => {
   it("derive the accounts Hardhat and Anvil print for the test mnemonic", () => {
@@ -58,7 +58,14 @@ describe("OpenGPU genesis", () => {
     expect(deposit.nonce).toBe("0x1");
     expect(deposit.storage).toBeUndefined();
     expect(BigInt(deposit.balance ?? 0)).toBe(4n * 32n * ONE_OGPU);
-    expect(genesis.config.opengpu?.validators).toEqual({ count: 4, balance: "32", source: "community" });
+    // Interop validators withdraw to the dev accounts (i mod n).
+    const devAddresses = deriveDevAccounts(TEST_MNEMONIC, 4).map((a) => a.address);
+    expect(genesis.config.opengpu?.validators).toEqual({
+      count: 4,
+      balance: "32",
+      source: "community",
+      withdrawalAddresses: devAddresses,
+    });
   });
 
   it("deploys the deposit contract with a zero balance when there are no genesis validators", () => {
@@ -89,7 +96,13 @@ describe("OpenGPU genesis", () => {
       (3_150_000n - 100_000n) * ONE_OGPU,
     );
     expect(totalSupply(built)).toBe(MAX_SUPPLY_WEI);
-    expect(built.config.opengpu?.validators).toEqual({ count: 64, balance: "32.5", source });
+    const devAddresses = deriveDevAccounts(TEST_MNEMONIC, 10).map((a) => a.address);
+    expect(built.config.opengpu?.validators).toEqual({
+      count: 64,
+      balance: "32.5",
+      source,
+      withdrawalAddresses: Array.from({ length: 64 }, (_, i) => devAddresses[i % 10]),
+    });
   });
 
   it.each([
@@ -150,6 +163,59 @@ describe("OpenGPU genesis", () => {
       devAccounts: { mnemonic: TEST_MNEMONIC, count: 400, balance: "10000" },
     });
     expect(() => buildGenesis(definition)).toThrow(GenesisError);
+  });
+});
+
+describe("genesis validators from deposit data", () => {
+  const pubkey = (n: number) => n.toString(16).padStart(2, "0").repeat(48);
+  const entry = (n: number, amount = 32e9) => ({
+    pubkey: pubkey(n),
+    withdrawal_credentials: `01${"00".repeat(11)}${"ab".repeat(20)}`,
+    amount,
+    signature: "cd".repeat(96),
+    // Extra deposit_data fields are dropped.
+    deposit_data_root: "ef".repeat(32),
+  });
+
+  it("stakes each entry's amount and keeps the entries, normalized", () => {
+    const deposits = [entry(1), { ...entry(2, 64e9), pubkey: `0x${pubkey(2).toUpperCase()}` }];
+    const built = buildGenesis(devnetDefinition({ validators: { count: 0, source: "reserve", deposits } }), {
+      now: 1,
+    });
+    expect(BigInt(built.alloc[SYSTEM_CONTRACT_ADDRESSES.deposit].balance ?? 0)).toBe(96n * ONE_OGPU);
+    expect(totalSupply(built)).toBe(MAX_SUPPLY_WEI);
+    const validators = built.config.opengpu?.validators;
+    expect(validators?.count).toBe(2);
+    expect(validators?.balance).toBeUndefined();
+    expect(validators?.withdrawalAddresses).toBeUndefined();
+    expect(validators?.deposits).toEqual([
+      {
+        pubkey: pubkey(1),
+        withdrawal_credentials: entry(1).withdrawal_credentials,
+        amount: 32e9,
+        signature: "cd".repeat(96),
+      },
+      {
+        pubkey: pubkey(2),
+        withdrawal_credentials: entry(1).withdrawal_credentials,
+        amount: 64e9,
+        signature: "cd".repeat(96),
+      },
+    ]);
+  });
+
+  it.each([
+    [[], /validators.deposits must be a non-empty list/],
+    [[{ ...entry(1), pubkey: "ab" }], /validators.deposits\[0\].pubkey must be 48 bytes of hex/],
+    [[{ ...entry(1), signature: "zz".repeat(96) }], /deposits\[0\].signature must be 96 bytes of hex/],
+    [[{ ...entry(1), withdrawal_credentials: `03${"00".repeat(31)}` }], /must start with 0x00, 0x01 or 0x02/],
+    [[entry(1, 0.5e9)], /deposits\[0\].amount must be a whole number of Gwei from 1 to 2048 oGPU/],
+    [[entry(1), entry(1)], /deposits\[1\].pubkey appears twice/],
+  ])("rejects deposits %#", (deposits, message) => {
+    const definition = devnetDefinition({
+      validators: { count: 0, source: "community", deposits: deposits as GenesisDepositData[] },
+    });
+    expect(() => buildGenesis(definition)).toThrow(message);
   });
 });
 

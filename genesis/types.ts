@@ -89,15 +89,40 @@ export interface OpenGpuShareAllocation {
 export type ValidatorStakeSource = "community" | "reserve" | "providerRewards";
 
 /**
- * Validators active from genesis. Their stake (`count` × `balance`) is held by the deposit
- * contract as its balance, paid out of the named share, so the supply stays 21,000,000 oGPU.
- * The deposit contract's tree starts empty: genesis validators are not deposits.
+ * Validators active from genesis. Their stake is held by the deposit contract as its balance,
+ * paid out of the named share, so the supply stays 21,000,000 oGPU. The deposit contract's tree
+ * starts empty: genesis validators are not on-chain deposits.
+ *
+ * Two kinds: real validators given by their signed deposit data (`deposits`, the entries
+ * `opengpu keys deposit-data` writes), or, for dev and test networks, the public interop keys
+ * 0..count-1 with `balance` each (anyone can sign for those: never for a network of value).
  */
 export interface OpenGpuGenesisValidators {
+  /** Number of validators (with `deposits`, the builder sets it to their number). */
   count: number;
-  /** oGPU per validator as a decimal string, e.g. "32"; at least 1 oGPU and a whole number of Gwei. */
-  balance: string;
+  /** Interop validators: oGPU each as a decimal string, e.g. "32"; at least 1 oGPU, whole Gwei. */
+  balance?: string;
   source: ValidatorStakeSource;
+  /** Real genesis validators' signed deposit data. */
+  deposits?: GenesisDepositData[];
+  /**
+   * Interop validators: execution addresses their withdrawals go to, one per validator (the
+   * builder fills it with dev account i mod n, or leaves it out when there are no dev accounts:
+   * then withdrawals of interop validators go to the zero address).
+   */
+  withdrawalAddresses?: string[];
+}
+
+/** One genesis validator's deposit, as in a deposit_data file (hex without 0x is accepted). */
+export interface GenesisDepositData {
+  /** 48-byte BLS public key. */
+  pubkey: string;
+  /** 32 bytes: 0x01/0x02 + 11 zero bytes + execution address, or 0x00 + hash of a BLS key. */
+  withdrawal_credentials: string;
+  /** Gwei. */
+  amount: number;
+  /** 96-byte BLS signature of the DepositMessage under the network's deposit domain. */
+  signature: string;
 }
 
 /** Proof-of-stake parameters of a network (the consensus layer's chain configuration). */

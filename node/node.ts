@@ -66,8 +66,11 @@ export interface NodeOptions {
 export interface NodeConsensusOptions {
   /** This node's validator keys. */
   validatorKeys: ValidatorKey[];
-  /** The genesis validator set (used when the beacon chain is created). */
-  genesisValidators: GenesisValidator[];
+  /**
+   * The genesis validator set (used when the beacon chain is created); by default the one the
+   * chain's genesis defines (`config.opengpu.validators`).
+   */
+  genesisValidators?: GenesisValidator[];
   feeRecipient: Hex;
   graffiti?: string;
   /** Clock source (tests drive slots by hand). */
@@ -231,28 +234,39 @@ export class OpenGpuNode {
     let consensus: ConsensusLayer | undefined;
     let beaconApi: BeaconApiServer | undefined;
     if (opts.consensus !== undefined) {
-      // Loaded on demand: Lodestar's preset is fixed when @lodestar/params first loads.
-      const { ConsensusLayer: Layer, consensusSpecOf } = await import("./consensus/index.ts");
-      consensus = await Layer.open(
-        {
-          datadir: opts.datadir,
-          spec: consensusSpecOf(el.chain.config.genesis),
-          elGenesis: el.chain.genesis,
-          genesisValidators: opts.consensus.genesisValidators,
-          validatorKeys: opts.consensus.validatorKeys,
-          feeRecipient: opts.consensus.feeRecipient,
-          graffiti: opts.consensus.graffiti,
-          now: opts.consensus.now,
-        },
-        {
-          engine: el.engine,
-          logger: logger.child({ module: "consensus" }),
-          metrics: consensusMetricsSink(metrics),
-          validatorMetrics: validatorMetricsSink(metrics),
-        },
-      ).catch(async (err: unknown) => {
+      const copts = opts.consensus;
+      const open = async (): Promise<ConsensusLayer> => {
+        // Loaded on demand: Lodestar's preset is fixed when @lodestar/params first loads.
+        const {
+          ConsensusLayer: Layer,
+          consensusSpecOf,
+          genesisValidatorsOf,
+        } = await import("./consensus/index.ts");
+        const genesis = el.chain.config.genesis;
+        return Layer.open(
+          {
+            datadir: opts.datadir,
+            spec: consensusSpecOf(genesis),
+            elGenesis: el.chain.genesis,
+            genesisValidators: copts.genesisValidators ?? genesisValidatorsOf(genesis),
+            validatorKeys: copts.validatorKeys,
+            feeRecipient: copts.feeRecipient,
+            graffiti: copts.graffiti,
+            now: copts.now,
+          },
+          {
+            engine: el.engine,
+            logger: logger.child({ module: "consensus" }),
+            metrics: consensusMetricsSink(metrics),
+            validatorMetrics: validatorMetricsSink(metrics),
+          },
+        );
+      };
+      consensus = await open().catch(async (err: unknown) => {
+        // e.g. a genesis without consensus parameters: release everything opened so far.
         await rpc.stop();
         await engineApi?.server.stop();
+        await metricsServer?.close();
         await el.close();
         throw err;
       });

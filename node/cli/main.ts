@@ -2,10 +2,9 @@
  * The `opengpu` command line. Each subcommand parses its flags, builds the node's options and
  * hands over to the node; `--help` works on every command.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hexToBytes } from "@ethereumjs/util";
 import { Command, CommanderError } from "commander";
 import { deriveDevAccounts, devnetDefinition, resolveGenesis, TEST_MNEMONIC } from "../../genesis/index.ts";
 import { formatOgpu, parseOgpu } from "../../genesis/token.ts";
@@ -13,6 +12,7 @@ import { DEFAULT_AUTHRPC_PORT } from "../api/engine/index.ts";
 import type { Hex } from "../execution/engine/types.ts";
 import { type NodeConsensusOptions, OpenGpuNode } from "../node.ts";
 import { errorMessage } from "../utils/errors.ts";
+import type { Logger } from "../utils/logger.ts";
 import { VERSION } from "../version.ts";
 import { registerChainCommands } from "./chain-commands.ts";
 import { registerImportExportCommands } from "./import-export.ts";
@@ -91,18 +91,12 @@ function devCommand(): Command {
     const accounts = deriveDevAccounts(mnemonic, count);
     let consensus: NodeConsensusOptions | undefined;
     if (!automine) {
-      const { interopValidators } = await import("../consensus/genesis.ts");
-      const validators = interopValidators(
-        validatorCount,
-        (i) => hexToBytes(accounts[i % Math.max(1, accounts.length)]?.address ?? `0x${"00".repeat(20)}`),
-        32e9,
-      );
+      const { genesisValidatorsOf, interopKeys } = await import("../consensus/genesis.ts");
+      // Interop validators withdrawing to the dev accounts (i mod n): this node runs them all.
+      const validators = genesisValidatorsOf(genesis);
       consensus = {
         genesisValidators: validators,
-        validatorKeys: validators.map((v) => ({
-          secretKey: v.secretKey,
-          pubkey: v.secretKey.toPublicKey().toBytes(),
-        })),
+        validatorKeys: interopKeys(validators),
         feeRecipient: accounts[0]?.address ?? (`0x${"00".repeat(20)}` as Hex),
         graffiti: "opengpu-dev",
       };
@@ -156,12 +150,21 @@ function devCommand(): Command {
 
 function nodeCommand(): Command {
   const cmd = new Command("node")
-    .description("run a node on an initialized datadir")
+    .description(
+      "run a node on an initialized datadir: execution and consensus layer, with this node's validators (see `opengpu keys`)",
+    )
     .requiredOption("--datadir <dir>", "data directory (see `opengpu init`)")
     .option(
       "--external-cl",
       "run the execution layer alone, driven by a consensus client over the Engine API",
-    );
+    )
+    .option("--keys-dir <dir>", "validator keystores (default: <datadir>/keys)")
+    .option(
+      "--password-file <file>",
+      "file holding the keystores' password (needed when there are keystores)",
+    )
+    .option("--fee-recipient <address>", "execution address receiving the priority fees of our blocks")
+    .option("--graffiti <text>", "graffiti of our blocks (up to 32 bytes)", `opengpu/v${VERSION}`);
   addRpcOptions(cmd, { http: 8545, ws: 8546 });
   addRestOptions(cmd);
   addAuthRpcOptions(cmd, { port: DEFAULT_AUTHRPC_PORT });
@@ -169,30 +172,100 @@ function nodeCommand(): Command {
   addLogOptions(cmd);
   cmd.action(async (opts: Record<string, unknown>) => {
     const logger = loggerFrom(opts);
-    if (opts.externalCl !== true) {
-      throw new CommanderError(
-        2,
-        "opengpu.node",
-        "the in-process consensus layer is not part of this build yet: run with --external-cl (Engine API on --authrpc.port), or use `opengpu dev`",
-      );
-    }
-    // EL-only: no block producer; head, safe and finalized move only on forkchoiceUpdated.
+    const datadir = String(opts.datadir);
+    const externalCl = opts.externalCl === true;
+    let consensus: NodeConsensusOptions | undefined;
+    if (!externalCl) consensus = await validatorOptions(opts, datadir, logger);
+    // With --external-cl: no block producer; head, safe and finalized move only on
+    // forkchoiceUpdated. Otherwise our consensus layer drives the execution layer in-process.
     const node = await OpenGpuNode.start(
       {
-        datadir: String(opts.datadir),
+        datadir,
         rpc: rpcOptionsFrom(opts),
         metrics: metricsOptionsFrom(opts),
-        rest: restOptionsFrom(opts),
+        rest: externalCl ? undefined : restOptionsFrom(opts),
         txpool: txpoolOptionsFrom(opts),
         authrpc: authRpcOptionsFrom(opts),
+        consensus,
       },
       logger,
     );
+    const cl = node.consensus;
+    const lines = [
+      "",
+      `OpenGPU node v${VERSION}  chain id ${node.el.chain.config.chainId}  ${
+        cl === undefined
+          ? "execution layer only (driven by an external consensus client)"
+          : `proof of stake: ${consensus?.validatorKeys.length ?? 0} local validator(s), ${cl.clock.secondsPerSlot}s slots`
+      }`,
+      `JSON-RPC  ${node.rpc.server.httpUrl ?? "-"}   WebSocket ${node.rpc.server.wsUrl ?? "-"}${node.metricsUrl ? `   metrics ${node.metricsUrl}/metrics` : ""}`,
+      ...(node.beaconApi !== undefined ? [`Beacon API ${node.beaconApi.url ?? "-"}`] : []),
+      ...(node.engineApi !== undefined
+        ? [`Engine API ${node.engineApi.url ?? "-"}   JWT secret ${node.jwtSecretFile ?? "-"}`]
+        : []),
+      `Datadir   ${datadir}`,
+      "",
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
     const signal = await untilSignal();
     logger.info({ signal }, "Shutting down");
     await node.stop();
   });
   return cmd;
+}
+
+/** This node's validators for `opengpu node`: keystores unlocked with the password file. */
+async function validatorOptions(
+  opts: Record<string, unknown>,
+  datadir: string,
+  logger: Logger,
+): Promise<NodeConsensusOptions> {
+  const { defaultKeysDir, keystoreFiles, loadValidatorKeysWithPasswordFile } = await import(
+    "../consensus/keys/index.ts"
+  );
+  const keysDir = opts.keysDir === undefined ? defaultKeysDir(datadir) : String(opts.keysDir);
+  const files = existsSync(keysDir) ? keystoreFiles(keysDir) : [];
+  const feeRecipient = opts.feeRecipient === undefined ? undefined : String(opts.feeRecipient);
+  if (feeRecipient !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(feeRecipient)) {
+    throw new CommanderError(
+      2,
+      "opengpu.node",
+      `--fee-recipient ${feeRecipient} is not a 20-byte 0x address`,
+    );
+  }
+  const graffiti = String(opts.graffiti);
+  if (new TextEncoder().encode(graffiti).length > 32) {
+    throw new CommanderError(2, "opengpu.node", "--graffiti is longer than 32 bytes");
+  }
+  if (files.length === 0) {
+    logger.info({ keysDir }, "No validator keystores: following the chain without validators");
+    return { validatorKeys: [], feeRecipient: (feeRecipient ?? `0x${"00".repeat(20)}`) as Hex, graffiti };
+  }
+  if (opts.passwordFile === undefined) {
+    throw new CommanderError(
+      2,
+      "opengpu.node",
+      `${files.length} keystore(s) in ${keysDir}: --password-file is needed to unlock them`,
+    );
+  }
+  if (feeRecipient === undefined) {
+    throw new CommanderError(
+      2,
+      "opengpu.node",
+      "--fee-recipient is needed when the node runs validators (their blocks' priority fees go there)",
+    );
+  }
+  const started = performance.now();
+  const keys = await loadValidatorKeysWithPasswordFile(keysDir, String(opts.passwordFile));
+  logger.info(
+    { keysDir, validators: keys.length, ms: Math.round(performance.now() - started) },
+    "Unlocked validator keystores",
+  );
+  return {
+    validatorKeys: keys.map((k) => ({ secretKey: k.secretKey, pubkey: k.pubkey })),
+    feeRecipient: feeRecipient as Hex,
+    graffiti,
+  };
 }
 
 export function buildProgram(): Command {

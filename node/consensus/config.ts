@@ -30,8 +30,6 @@ export interface ConsensusSpec {
   shardCommitteePeriod?: number;
   /** MIN_VALIDATOR_WITHDRAWABILITY_DELAY override in epochs (dev networks). */
   withdrawabilityDelay?: number;
-  /** Genesis validators: count and stake each (whole oGPU). */
-  genesisValidators: { count: number; balance: string };
 }
 
 export const ConfigErrorCode = {
@@ -39,6 +37,8 @@ export const ConfigErrorCode = {
   WRONG_PRESET: "CONSENSUS_WRONG_PRESET",
   /** The network definition has no consensus section (an EL-only test chain). */
   NO_CONSENSUS: "CONSENSUS_NOT_CONFIGURED",
+  /** A genesis validator's deposit is invalid (bad signature) or the set cannot be built. */
+  INVALID_GENESIS_VALIDATORS: "CONSENSUS_INVALID_GENESIS_VALIDATORS",
 } as const;
 export type ConfigErrorCode = (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode];
 export class ConsensusConfigError extends OpenGpuError<ConfigErrorCode> {
@@ -56,6 +56,11 @@ export function assertPreset(spec: ConsensusSpec): void {
 
 function version(networkByte: number, fork: number): Uint8Array {
   return Uint8Array.of(0x4f, 0x47, networkByte & 0xff, fork);
+}
+
+/** GENESIS_FORK_VERSION of the network with this network byte (what deposits are signed for). */
+export function genesisForkVersion(networkByte: number): Uint8Array {
+  return version(networkByte, 0);
 }
 
 /** Lodestar's chain configuration for the network. */
@@ -124,6 +129,5 @@ export function consensusSpecOf(genesis: GethGenesis): ConsensusSpec {
     withdrawabilityDelay: consensus.withdrawabilityDelay,
     chainId: genesis.config.chainId,
     depositContractAddress: genesis.config.depositContractAddress,
-    genesisValidators: { count: validators.count, balance: validators.balance },
   };
 }

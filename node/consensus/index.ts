@@ -55,7 +55,7 @@ import {
 
 export { BeaconChain } from "./chain/chain.ts";
 export { type ConsensusSpec, consensusSpecOf } from "./config.ts";
-export { interopValidators } from "./genesis.ts";
+export { genesisValidatorsOf, interopKeys, interopValidators, usesInteropValidators } from "./genesis.ts";
 
 /** Epochs of attestation history the slasher keeps per validator (evidence older than this is stale). */
 const SLASHER_WINDOW_EPOCHS = 64;
@@ -190,13 +190,7 @@ export class ConsensusLayer {
     try {
       const chainConfig = chainConfigFor(opts.spec);
       if (db.getMeta(BeaconMeta.genesisBlockRoot) === undefined) await initGenesis(db, opts, logger);
-      const elGenesisHash = db.getMeta(BeaconMeta.elGenesisHash);
-      if (elGenesisHash === undefined || !equalsBytes(elGenesisHash, opts.elGenesis.hash())) {
-        throw new ConsensusError(
-          ConsensusErrorCode.GENESIS_MISMATCH,
-          `beacon data was built on execution genesis ${elGenesisHash === undefined ? "?" : bytesToHex(elGenesisHash)}, this chain's is ${bytesToHex(opts.elGenesis.hash())}`,
-        );
-      }
+      checkGenesisMatches(db, opts);
       const gvr = db.getMeta(BeaconMeta.genesisValidatorsRoot) as Uint8Array;
       const genesisRoot = bytesToHex(db.getMeta(BeaconMeta.genesisBlockRoot) as Uint8Array);
       const config = createBeaconConfig(chainConfig, gvr);
@@ -326,7 +320,59 @@ export class ConsensusLayer {
   }
 }
 
-async function initGenesis(db: BeaconDB, opts: ConsensusOptions, logger: Logger): Promise<void> {
+/**
+ * The beacon half of the datadir's genesis (`opengpu init`): builds and stores the beacon genesis
+ * state, or, when the datadir already has one, checks it belongs to this execution genesis and
+ * network. Returns the genesis block root.
+ */
+export async function initBeaconGenesis(
+  opts: Pick<ConsensusOptions, "datadir" | "spec" | "elGenesis" | "genesisValidators">,
+  logger: Logger,
+): Promise<string> {
+  assertPreset(opts.spec);
+  const dir = join(opts.datadir, "beacondata");
+  mkdirSync(dir, { recursive: true });
+  const db = await BeaconDB.open(dir);
+  try {
+    if (db.getMeta(BeaconMeta.genesisBlockRoot) === undefined) await initGenesis(db, opts, logger);
+    checkGenesisMatches(db, opts);
+    return bytesToHex(db.getMeta(BeaconMeta.genesisBlockRoot) as Uint8Array);
+  } finally {
+    await db.close();
+  }
+}
+
+/** The stored beacon genesis must be built on this execution genesis, for this network. */
+function checkGenesisMatches(db: BeaconDB, opts: Pick<ConsensusOptions, "spec" | "elGenesis">): void {
+  const elGenesisHash = db.getMeta(BeaconMeta.elGenesisHash);
+  if (elGenesisHash === undefined || !equalsBytes(elGenesisHash, opts.elGenesis.hash())) {
+    throw new ConsensusError(
+      ConsensusErrorCode.GENESIS_MISMATCH,
+      `beacon data was built on execution genesis ${elGenesisHash === undefined ? "?" : bytesToHex(elGenesisHash)}, this chain's is ${bytesToHex(opts.elGenesis.hash())}`,
+    );
+  }
+  const stored = db.getMetaJson<ConsensusSpec>(BeaconMeta.spec);
+  const same = (a: ConsensusSpec, b: ConsensusSpec) =>
+    a.preset === b.preset &&
+    a.secondsPerSlot === b.secondsPerSlot &&
+    a.networkByte === b.networkByte &&
+    a.chainId === b.chainId &&
+    a.depositContractAddress.toLowerCase() === b.depositContractAddress.toLowerCase() &&
+    a.shardCommitteePeriod === b.shardCommitteePeriod &&
+    a.withdrawabilityDelay === b.withdrawabilityDelay;
+  if (stored !== undefined && !same(stored, opts.spec)) {
+    throw new ConsensusError(
+      ConsensusErrorCode.GENESIS_MISMATCH,
+      `beacon data was created with consensus parameters ${JSON.stringify(stored)}, the chain's genesis now says ${JSON.stringify(opts.spec)}`,
+    );
+  }
+}
+
+async function initGenesis(
+  db: BeaconDB,
+  opts: Pick<ConsensusOptions, "spec" | "elGenesis" | "genesisValidators">,
+  logger: Logger,
+): Promise<void> {
   const forkConfig = forkConfigFor(opts.spec);
   const state = buildBeaconGenesis(forkConfig, opts.elGenesis, opts.genesisValidators);
   const header = ssz.phase0.BeaconBlockHeader.clone(state.latestBlockHeader.toValue());

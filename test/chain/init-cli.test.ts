@@ -108,7 +108,11 @@ describe("opengpu init with a geth-style genesis.json", () => {
   it("round-trips the devnet: `genesis devnet --resolved` output initializes the same chain", async () => {
     const file = join(work, "devnet.json");
     await cli(["genesis", "devnet", "--resolved", "--out", file], { quiet: false });
-    const hash = (await cli(["init", "--datadir", join(work, "devnet"), "--genesis", file])).trim();
+    // A proof-of-stake network: the execution genesis hash, then the beacon genesis root.
+    const [hash, beaconRoot] = (await cli(["init", "--datadir", join(work, "devnet"), "--genesis", file]))
+      .trim()
+      .split("\n");
+    expect(beaconRoot).toMatch(/^0x[0-9a-f]{64}$/);
     const db = await ChainDB.open(join(work, "devnet-direct", "chaindata"));
     try {
       const direct = await Blockchain.initGenesis(

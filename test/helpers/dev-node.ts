@@ -5,7 +5,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hexToBytes } from "@ethereumjs/util";
 import {
   type DevAccount,
   deriveDevAccounts,
@@ -78,19 +77,12 @@ export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHa
   let now = (Number(BigInt(genesis.timestamp)) + (opts.startSlot ?? 0) * slotSeconds) * 1000;
   let consensus: NodeOptions["consensus"];
   if (opts.consensus === true) {
-    const { interopValidators } = await import("../../node/consensus/genesis.ts");
-    const validatorCount = genesis.config.opengpu?.validators?.count ?? 4;
-    const validators = interopValidators(
-      validatorCount,
-      (i) => hexToBytes(accounts[i % accounts.length].address),
-      32e9,
-    );
+    const { genesisValidatorsOf, interopKeys } = await import("../../node/consensus/genesis.ts");
+    // Interop validators, withdrawing to dev account i mod n (the genesis builder's choice).
+    const validators = genesisValidatorsOf(genesis);
     consensus = {
       genesisValidators: validators,
-      validatorKeys: validators.map((v) => ({
-        secretKey: v.secretKey,
-        pubkey: v.secretKey.toPublicKey().toBytes(),
-      })),
+      validatorKeys: interopKeys(validators),
       feeRecipient: accounts[0].address as Hex,
       now: () => now,
       autoStart: false,

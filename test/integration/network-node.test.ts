@@ -1,0 +1,330 @@
+/**
+ * A real (non-dev) proof-of-stake network from the command line, as an operator sets one up:
+ * `opengpu keys create` → `opengpu keys deposit-data` (for the network's fork version) →
+ * `opengpu genesis add-deposits` (signatures checked, genesis time fixed) → `opengpu init`
+ * (both halves of the genesis stored) → `opengpu node` with the keystores: the node waits for
+ * genesis, then its validators propose every slot on the real clock, and the Beacon API shows the
+ * genesis validators. Bad inputs fail with a clear message and a non-zero exit, never a hang.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { devnetDefinition, TEST_MNEMONIC } from "../../genesis/index.ts";
+import type { OpenGpuGenesis } from "../../genesis/types.ts";
+
+const REPO = join(import.meta.dirname, "../..");
+const BIN = join(REPO, "bin/opengpu.js");
+const run = promisify(execFile);
+const WITHDRAW_TO = "0x90f79bf6eb2c4f870365e785982e1f101e93b906";
+// Network byte 7: fork versions 0x4f4707xx, so signatures made for the devnet (byte 0) are invalid here.
+const FORK_VERSION = "0x4f470700";
+
+let work: string;
+const children = new Set<ChildProcess>();
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "opengpu-network-"));
+});
+afterAll(() => {
+  for (const child of children) child.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: REPO });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+async function ok(args: string[]): Promise<string> {
+  const r = await cli(args);
+  if (r.code !== 0) throw new Error(`opengpu ${args.join(" ")} failed (${r.code}):\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+async function rpc<T>(url: string, method: string, params: unknown[] = []): Promise<T> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = (await response.json()) as { result?: T; error?: { message: string } };
+  if (body.error !== undefined) throw new Error(body.error.message);
+  return body.result as T;
+}
+
+describe("a proof-of-stake network from keystores and deposit data", () => {
+  const keysDir = () => join(work, "keys");
+  const password = () => join(work, "password.txt");
+  const definitionFile = () => join(work, "network.json");
+  const depositFile = () => join(work, "deposit_data.json");
+  const datadir = () => join(work, "data");
+
+  it("builds the network definition from deposit data, refusing bad deposits", async () => {
+    writeFileSync(password(), "correct horse battery staple\n");
+    writeFileSync(join(work, "mnemonic.txt"), `${TEST_MNEMONIC}\n`);
+    await ok([
+      "keys",
+      "create",
+      "--keys-dir",
+      keysDir(),
+      "--password-file",
+      password(),
+      "--mnemonic-file",
+      join(work, "mnemonic.txt"),
+      "--count",
+      "2",
+      "--kdf",
+      "pbkdf2",
+    ]);
+    await ok([
+      "keys",
+      "deposit-data",
+      "--keys-dir",
+      keysDir(),
+      "--password-file",
+      password(),
+      "--fork-version",
+      FORK_VERSION,
+      "--withdrawal-address",
+      WITHDRAW_TO,
+      "--network-name",
+      "opengpu-testnet",
+      "--out",
+      depositFile(),
+    ]);
+    const definition: OpenGpuGenesis = devnetDefinition({ name: "opengpu-testnet", chainId: 7007 });
+    if (definition.consensus === undefined) throw new Error("devnet has consensus parameters");
+    definition.consensus = { ...definition.consensus, networkByte: 7, secondsPerSlot: 1 };
+    definition.validators = undefined;
+    writeFileSync(definitionFile(), JSON.stringify(definition, null, 2));
+
+    // Deposit data signed for another network (the devnet's fork version) is refused.
+    const devnetDeposits = join(work, "devnet-deposits.json");
+    await ok([
+      "keys",
+      "deposit-data",
+      "--keys-dir",
+      keysDir(),
+      "--password-file",
+      password(),
+      "--fork-version",
+      "0x4f470000",
+      "--withdrawal-address",
+      WITHDRAW_TO,
+      "--out",
+      devnetDeposits,
+    ]);
+    const wrongNetwork = await cli([
+      "genesis",
+      "add-deposits",
+      "--definition",
+      definitionFile(),
+      "--deposit-data",
+      devnetDeposits,
+    ]);
+    expect(wrongNetwork.code).not.toBe(0);
+    expect(wrongNetwork.stderr).toMatch(/fork_version 4f470000 is not 4f470700/);
+
+    // A tampered signature is refused too, naming the entry.
+    const tampered = JSON.parse(readFileSync(depositFile(), "utf8")) as { signature: string }[];
+    tampered[1].signature = `${tampered[1].signature.slice(0, -2)}00`;
+    writeFileSync(join(work, "tampered.json"), JSON.stringify(tampered));
+    const bad = await cli([
+      "genesis",
+      "add-deposits",
+      "--definition",
+      definitionFile(),
+      "--deposit-data",
+      join(work, "tampered.json"),
+    ]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/tampered.json entry 1 .*(deposit_data_root is wrong|signature)/);
+    // Nothing was written.
+    expect((JSON.parse(readFileSync(definitionFile(), "utf8")) as OpenGpuGenesis).validators).toBeUndefined();
+
+    const genesisTime = Math.floor(Date.now() / 1000) + 6;
+    const out = await ok([
+      "genesis",
+      "add-deposits",
+      "--definition",
+      definitionFile(),
+      "--deposit-data",
+      depositFile(),
+      "--genesis-time",
+      String(genesisTime),
+    ]);
+    expect(out).toMatch(/Added 2 genesis validator\(s\)/);
+    const written = JSON.parse(readFileSync(definitionFile(), "utf8")) as OpenGpuGenesis;
+    expect(written.validators?.deposits).toHaveLength(2);
+    expect(written.timestamp).toBe(genesisTime);
+    // Adding the same keys twice is refused.
+    const twice = await cli([
+      "genesis",
+      "add-deposits",
+      "--definition",
+      definitionFile(),
+      "--deposit-data",
+      depositFile(),
+    ]);
+    expect(twice.stderr).toMatch(/already in the set/);
+  });
+
+  it("init stores both halves of the genesis and refuses another genesis for the same datadir", async () => {
+    const lines = (
+      await ok(["init", "--datadir", datadir(), "--genesis", definitionFile(), "--log.level", "warn"])
+    )
+      .trim()
+      .split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^0x[0-9a-f]{64}$/); // execution genesis hash
+    expect(lines[1]).toMatch(/^0x[0-9a-f]{64}$/); // beacon genesis block root
+    // Idempotent with the same file.
+    expect(
+      (
+        await ok(["init", "--datadir", datadir(), "--genesis", definitionFile(), "--log.level", "warn"])
+      ).trim(),
+    ).toBe(lines.join("\n"));
+    const other = JSON.parse(readFileSync(definitionFile(), "utf8")) as OpenGpuGenesis;
+    other.timestamp = (other.timestamp ?? 0) + 1;
+    writeFileSync(join(work, "other.json"), JSON.stringify(other));
+    const refused = await cli(["init", "--datadir", datadir(), "--genesis", join(work, "other.json")]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/datadir holds genesis 0x[0-9a-f]+, the given genesis is/);
+  });
+
+  it("opengpu node refuses to start validators without their password or fee recipient", async () => {
+    const noPassword = await cli([
+      "node",
+      "--datadir",
+      datadir(),
+      "--keys-dir",
+      keysDir(),
+      "--http.port",
+      "0",
+    ]);
+    expect(noPassword.code).not.toBe(0);
+    expect(noPassword.stderr).toMatch(/2 keystore\(s\) in .*: --password-file is needed/);
+    const noFeeRecipient = await cli([
+      "node",
+      "--datadir",
+      datadir(),
+      "--keys-dir",
+      keysDir(),
+      "--password-file",
+      password(),
+    ]);
+    expect(noFeeRecipient.stderr).toMatch(/--fee-recipient is needed/);
+  });
+
+  it("opengpu node runs the network: waits for genesis, proposes every slot, serves the Beacon API", async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        "node",
+        "--datadir",
+        datadir(),
+        "--keys-dir",
+        keysDir(),
+        "--password-file",
+        password(),
+        "--fee-recipient",
+        WITHDRAW_TO,
+        "--http.port",
+        "0",
+        "--ws.port",
+        "0",
+        "--rest.port",
+        "0",
+        "--authrpc.port",
+        "0",
+        "--log.level",
+        "warn",
+      ],
+      { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    children.add(child);
+    let output = "";
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const urls = await new Promise<{ rpc: string; rest: string }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`node did not start:\n${output}`)), 60_000);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        const rpcUrl = /JSON-RPC\s+(http:\/\/\S+)/.exec(output);
+        const restUrl = /Beacon API (http:\/\/\S+)/.exec(output);
+        if (rpcUrl !== null && restUrl !== null) {
+          clearTimeout(timer);
+          resolve({ rpc: rpcUrl[1], rest: restUrl[1] });
+        }
+      };
+      child.stdout?.on("data", onData);
+      child.stderr?.on("data", onData);
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`node exited (${code}):\n${output}`));
+      });
+    });
+    expect(output).toMatch(/proof of stake: 2 local validator\(s\), 1s slots/);
+    expect(output).not.toMatch(/correct horse/);
+
+    // Blocks arrive on the real clock once genesis has passed (a few seconds from now).
+    const deadline = Date.now() + 40_000;
+    let number = 0;
+    while (number < 3) {
+      if (Date.now() > deadline) throw new Error(`no blocks by the deadline:\n${output}`);
+      await new Promise((r) => setTimeout(r, 250));
+      number = Number(await rpc<string>(urls.rpc, "eth_blockNumber"));
+    }
+    const block = await rpc<{ miner: string }>(urls.rpc, "eth_getBlockByNumber", ["latest", false]);
+    expect(block.miner).toBe(WITHDRAW_TO);
+
+    const validators = (await (await fetch(`${urls.rest}/eth/v1/beacon/states/head/validators`)).json()) as {
+      data: { index: string; status: string; validator: { withdrawal_credentials: string } }[];
+    };
+    expect(validators.data.map((v) => v.status)).toEqual(["active_ongoing", "active_ongoing"]);
+    expect(validators.data[0].validator.withdrawal_credentials).toBe(
+      `0x01${"00".repeat(11)}${WITHDRAW_TO.slice(2)}`,
+    );
+    const genesis = (await (await fetch(`${urls.rest}/eth/v1/beacon/genesis`)).json()) as {
+      data: { genesis_fork_version: string };
+    };
+    expect(genesis.data.genesis_fork_version).toBe(FORK_VERSION);
+
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(output).not.toMatch(/ERROR|Own block rejected/);
+  });
+});
+
+describe("opengpu node on a chain without consensus parameters", () => {
+  it("fails with a clear message instead of hanging", async () => {
+    const dir = join(work, "el-only");
+    const geth = devnetDefinition();
+    geth.consensus = undefined;
+    writeFileSync(join(work, "el-only.json"), JSON.stringify(geth));
+    await ok(["init", "--datadir", dir, "--genesis", join(work, "el-only.json"), "--log.level", "warn"]);
+    const r = await cli([
+      "node",
+      "--datadir",
+      dir,
+      "--http.port",
+      "0",
+      "--ws.port",
+      "0",
+      "--rest.port",
+      "0",
+      "--authrpc.port",
+      "0",
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr, r.stderr).toMatch(/defines no proof-of-stake parameters.*--external-cl/);
+  });
+});
