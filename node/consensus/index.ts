@@ -33,7 +33,7 @@ import { OpenGpuError } from "../utils/errors.ts";
 import type { Logger } from "../utils/logger.ts";
 import { BeaconChain, type BeaconState, type ChainMetricsSink } from "./chain/chain.ts";
 import { BlockProducer } from "./chain/produce.ts";
-import { checkpointOf, toHex } from "./chain/state-utils.ts";
+import { toHex } from "./chain/state-utils.ts";
 import { AttestationValidator, type GossipVerdict } from "./chain/validation.ts";
 import { SlotClock } from "./clock.ts";
 import { assertPreset, type ConsensusSpec, chainConfigFor, forkConfigFor } from "./config.ts";
@@ -454,5 +454,3 @@ async function replayStoredBlocks(
   }
   if (replayed > 0) logger.info({ replayed, from: anchor.slot }, "Replayed stored blocks");
 }
-
-export { checkpointOf };

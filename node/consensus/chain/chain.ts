@@ -12,14 +12,14 @@
  * an epoch boundary) for justified balances and attestation targets, and the finalized
  * checkpoint state on disk (the anchor a restart begins from).
  */
-import { bytesToHex, hexToBytes } from "@ethereumjs/util";
+import { hexToBytes } from "@ethereumjs/util";
 import type { BeaconConfig } from "@lodestar/config";
 import { ForkSeq, SLOTS_PER_EPOCH } from "@lodestar/params";
 import {
-  type CachedBeaconStateAllForks,
   type CachedBeaconStateElectra,
   computeEpochAtSlot,
   computeStartSlotAtEpoch,
+  createCachedBeaconState,
   DataAvailabilityStatus,
   ExecutionPayloadStatus,
   getEffectiveBalanceIncrementsZeroInactive,
@@ -560,13 +560,8 @@ function createCachedFrom(
   seed: BeaconState,
   view: ReturnType<typeof ssz.electra.BeaconState.deserializeToViewDU>,
 ): BeaconState {
-  const { createCachedBeaconState } = stateTransitionModule;
   return createCachedBeaconState(view, {
     config: seed.config,
     pubkeyCache: seed.epochCtx.pubkeyCache,
   }) as unknown as BeaconState;
 }
-
-import * as stateTransitionModule from "@lodestar/state-transition";
-
-export { bytesToHex, type CachedBeaconStateAllForks };

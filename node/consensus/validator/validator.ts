@@ -11,9 +11,7 @@
  * exists).
  */
 import type { SecretKey } from "@chainsafe/blst";
-import { bytesToHex } from "@ethereumjs/util";
 import {
-  ATTESTATION_SUBNET_COUNT,
   DOMAIN_BEACON_ATTESTER,
   DOMAIN_BEACON_PROPOSER,
   DOMAIN_RANDAO,
@@ -313,5 +311,3 @@ export class ValidatorClient {
     return sent;
   }
 }
-
-export { ATTESTATION_SUBNET_COUNT, bytesToHex };
