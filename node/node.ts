@@ -276,6 +276,7 @@ export class OpenGpuNode {
         const cl = consensus;
         beaconApi = await Server.start(opts.rest, {
           chain: cl.chain,
+          operations: { pool: cl.ops, submit: cl.submit },
           logger: logger.child({ module: "beacon-api" }),
           metrics: beaconApiMetrics(metrics),
         }).catch(async (err: unknown) => {

@@ -1,5 +1,5 @@
 /**
- * `opengpu keys create|import|list|deposit-data`: validator key management on the command line.
+ * `opengpu keys create|import|list|deposit-data|exit`: validator key management on the command line.
  *
  * Keys live in `--keys-dir` (default `<datadir>/keys`) as EIP-2335 keystores sharing one password.
  * Secrets come from files only (`--password-file`, `--mnemonic-file`); they are never taken from
@@ -23,6 +23,7 @@ import {
   parseForkVersion,
   readSecretFile,
 } from "../consensus/keys/index.ts";
+import { exitCommand } from "./exit.ts";
 import { parseInteger } from "./options.ts";
 
 const DEFAULT_NETWORK_NAME = "opengpu";
@@ -295,8 +296,14 @@ export function registerKeysCommands(program: Command): void {
   // so `--help` and usage errors return to `main` instead of exiting the process.
   const keys = program
     .command("keys")
-    .description("manage validator keys: create, import, list, deposit data");
-  for (const sub of [createCommand(), importCommand(), listCommand(), depositDataCommand()]) {
+    .description("manage validator keys: create, import, list, deposit data, voluntary exit");
+  for (const sub of [
+    createCommand(),
+    importCommand(),
+    listCommand(),
+    depositDataCommand(),
+    exitCommand(keysDirFrom),
+  ]) {
     keys.addCommand(sub.copyInheritedSettings(keys));
   }
 }

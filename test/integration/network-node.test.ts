@@ -102,7 +102,13 @@ describe("a proof-of-stake network from keystores and deposit data", () => {
     ]);
     const definition: OpenGpuGenesis = devnetDefinition({ name: "opengpu-testnet", chainId: 7007 });
     if (definition.consensus === undefined) throw new Error("devnet has consensus parameters");
-    definition.consensus = { ...definition.consensus, networkByte: 7, secondsPerSlot: 1 };
+    // 1-second slots; validators may exit after one epoch (8 s) so the test can exit one.
+    definition.consensus = {
+      ...definition.consensus,
+      networkByte: 7,
+      secondsPerSlot: 1,
+      shardCommitteePeriod: 1,
+    };
     definition.validators = undefined;
     writeFileSync(definitionFile(), JSON.stringify(definition, null, 2));
 
@@ -287,7 +293,11 @@ describe("a proof-of-stake network from keystores and deposit data", () => {
     expect(block.miner).toBe(WITHDRAW_TO);
 
     const validators = (await (await fetch(`${urls.rest}/eth/v1/beacon/states/head/validators`)).json()) as {
-      data: { index: string; status: string; validator: { withdrawal_credentials: string } }[];
+      data: {
+        index: string;
+        status: string;
+        validator: { pubkey: string; withdrawal_credentials: string };
+      }[];
     };
     expect(validators.data.map((v) => v.status)).toEqual(["active_ongoing", "active_ongoing"]);
     expect(validators.data[0].validator.withdrawal_credentials).toBe(
@@ -297,6 +307,53 @@ describe("a proof-of-stake network from keystores and deposit data", () => {
       data: { genesis_fork_version: string };
     };
     expect(genesis.data.genesis_fork_version).toBe(FORK_VERSION);
+
+    // A voluntary exit signed from the keystore and submitted through the Beacon API, once the
+    // validator has been active for SHARD_COMMITTEE_PERIOD (1 epoch here).
+    const exitArgs = [
+      "keys",
+      "exit",
+      "--keys-dir",
+      keysDir(),
+      "--password-file",
+      password(),
+      "--beacon-url",
+      urls.rest,
+      "--pubkey",
+      validators.data[1].validator.pubkey,
+    ];
+    expect((await cli(exitArgs)).stderr).toMatch(/cannot be undone: add --yes/);
+    const headSlot = async () =>
+      Number(
+        (
+          (await (await fetch(`${urls.rest}/eth/v1/beacon/headers/head`)).json()) as {
+            data: { header: { message: { slot: string } } };
+          }
+        ).data.header.message.slot,
+      );
+    while ((await headSlot()) < 8) {
+      if (Date.now() > deadline + 20_000) throw new Error(`epoch 1 not reached:\n${output}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(await ok([...exitArgs, "--yes"])).toMatch(
+      /Submitted the voluntary exit of validator 1 \(0x[0-9a-f]{96}\) at epoch 1/,
+    );
+    const status = async () =>
+      (
+        (await (await fetch(`${urls.rest}/eth/v1/beacon/states/head/validators?id=1`)).json()) as {
+          data: { status: string }[];
+        }
+      ).data[0].status;
+    while ((await status()) !== "active_exiting") {
+      if (Date.now() > deadline + 40_000) throw new Error(`exit not included:\n${output}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    // A second exit of the same validator is refused by the node with the reason.
+    const again = await cli([...exitArgs, "--yes"]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(
+      /refused: voluntary exit of validator 1 refused: validator has already initiated its exit/,
+    );
 
     child.kill("SIGTERM");
     expect(await exited).toBe(0);

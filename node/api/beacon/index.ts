@@ -13,7 +13,7 @@
  *
  * Served: `node` (version, syncing, health, identity, peers, peer count), `beacon` (genesis,
  * headers, blocks, block roots, state root / fork / finality checkpoints / validators /
- * balances / committees), `config` (spec, fork schedule, deposit contract) and `events`.
+ * balances / committees, the operation pool: exits, slashings, BLS changes), `config` (spec, fork schedule, deposit contract) and `events`.
  * Other routes answer 404 like any unknown path. Errors are the spec's `{code, message}`:
  * 400 for malformed input (ids, query values), 404 for things that do not exist here.
  *
@@ -25,6 +25,8 @@ import { type Endpoint, routes } from "@lodestar/api";
 import { ApiError, type ApplicationMethods, createFastifyRoute } from "@lodestar/api/server";
 import { type FastifyInstance, fastify } from "fastify";
 import type { BeaconChain } from "../../consensus/chain/chain.ts";
+import type { OpPool } from "../../consensus/op-pools/op-pool.ts";
+import type { OperationSubmitter } from "../../consensus/op-pools/submit.ts";
 import type { BeaconApiMetrics } from "../../metrics/beacon-api.ts";
 import type { Logger } from "../../utils/logger.ts";
 import { ChainView } from "./chain-view.ts";
@@ -32,6 +34,7 @@ import { isEventType, subscribeChainEvents } from "./events.ts";
 import { beaconMethods } from "./methods/beacon.ts";
 import { configMethods } from "./methods/config.ts";
 import { nodeMethods } from "./methods/node.ts";
+import { poolMethods } from "./methods/pool.ts";
 
 export interface BeaconApiOptions {
   host: string;
@@ -41,6 +44,8 @@ export interface BeaconApiOptions {
 
 export interface BeaconApiModules {
   chain: BeaconChain;
+  /** The operation pool and its validated submission (the `pool` routes). */
+  operations: { pool: OpPool; submit: OperationSubmitter };
   logger: Logger;
   metrics?: BeaconApiMetrics;
 }
@@ -121,7 +126,9 @@ export class BeaconApiServer {
       });
     }
 
-    this.register(routes.beacon.getDefinitions(config), beaconMethods(view));
+    const beaconRoutes = routes.beacon.getDefinitions(config);
+    this.register(beaconRoutes, beaconMethods(view));
+    this.register(beaconRoutes, poolMethods(modules.operations.pool, modules.operations.submit));
     this.register(routes.node.getDefinitions(config), nodeMethods(chain));
     this.register(routes.config.getDefinitions(config), configMethods(config));
     this.registerEventStream(chain, metrics);

@@ -35,6 +35,21 @@ export class OpPool {
     this.blsChanges.set(change.message.validatorIndex, change);
   }
 
+  /** Everything waiting for inclusion (Beacon API pool queries). */
+  pending(): {
+    voluntaryExits: phase0.SignedVoluntaryExit[];
+    proposerSlashings: phase0.ProposerSlashing[];
+    attesterSlashings: electra.AttesterSlashing[];
+    blsToExecutionChanges: capella.SignedBLSToExecutionChange[];
+  } {
+    return {
+      voluntaryExits: [...this.exits.values()],
+      proposerSlashings: [...this.proposerSlashings.values()],
+      attesterSlashings: [...this.attesterSlashings.values()],
+      blsToExecutionChanges: [...this.blsChanges.values()],
+    };
+  }
+
   get counts(): { exits: number; proposerSlashings: number; attesterSlashings: number; blsChanges: number } {
     return {
       exits: this.exits.size,
