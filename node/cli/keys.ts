@@ -1,5 +1,6 @@
 /**
- * `opengpu keys create|import|list|deposit-data|exit`: validator key management on the command line.
+ * `opengpu keys create|import|list|deposit-data|exit|slashing-protection`: validator key management
+ * on the command line.
  *
  * Keys live in `--keys-dir` (default `<datadir>/keys`) as EIP-2335 keystores sharing one password.
  * Secrets come from files only (`--password-file`, `--mnemonic-file`); they are never taken from
@@ -25,6 +26,7 @@ import {
 } from "../consensus/keys/index.ts";
 import { exitCommand } from "./exit.ts";
 import { parseInteger } from "./options.ts";
+import { slashingProtectionCommand } from "./slashing-protection.ts";
 
 const DEFAULT_NETWORK_NAME = "opengpu";
 
@@ -296,14 +298,18 @@ export function registerKeysCommands(program: Command): void {
   // so `--help` and usage errors return to `main` instead of exiting the process.
   const keys = program
     .command("keys")
-    .description("manage validator keys: create, import, list, deposit data, voluntary exit");
+    .description(
+      "manage validator keys: create, import, list, deposit data, voluntary exit, slashing protection",
+    );
   for (const sub of [
     createCommand(),
     importCommand(),
     listCommand(),
     depositDataCommand(),
     exitCommand(keysDirFrom),
+    slashingProtectionCommand(),
   ]) {
     keys.addCommand(sub.copyInheritedSettings(keys));
+    for (const nested of sub.commands) nested.copyInheritedSettings(sub);
   }
 }

@@ -304,9 +304,10 @@ describe("a proof-of-stake network from keystores and deposit data", () => {
       `0x01${"00".repeat(11)}${WITHDRAW_TO.slice(2)}`,
     );
     const genesis = (await (await fetch(`${urls.rest}/eth/v1/beacon/genesis`)).json()) as {
-      data: { genesis_fork_version: string };
+      data: { genesis_fork_version: string; genesis_validators_root: string };
     };
     expect(genesis.data.genesis_fork_version).toBe(FORK_VERSION);
+    const genesisRoot = genesis.data.genesis_validators_root;
 
     // A voluntary exit signed from the keystore and submitted through the Beacon API, once the
     // validator has been active for SHARD_COMMITTEE_PERIOD (1 epoch here).
@@ -355,9 +356,47 @@ describe("a proof-of-stake network from keystores and deposit data", () => {
       /refused: voluntary exit of validator 1 refused: validator has already initiated its exit/,
     );
 
+    // The signing history cannot be exported while the node holds its databases...
+    const exportArgs = [
+      "keys",
+      "slashing-protection",
+      "export",
+      "--datadir",
+      datadir(),
+      "--file",
+      join(work, "interchange.json"),
+    ];
+    const busy = await cli(exportArgs);
+    expect(busy.code).not.toBe(0);
+    expect(busy.stderr).toMatch(/is the node running\? stop it first/);
+
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(output).not.toMatch(/ERROR|Own block rejected/);
+
+    // ...and can once it stopped: an EIP-3076 file for this chain with both validators' history,
+    // which imports back.
+    expect(await ok(exportArgs)).toMatch(/Exported 2 validator\(s\)/);
+    const interchange = JSON.parse(readFileSync(join(work, "interchange.json"), "utf8")) as {
+      metadata: { interchange_format_version: string; genesis_validators_root: string };
+      data: { pubkey: string; signed_blocks: unknown[]; signed_attestations: unknown[] }[];
+    };
+    expect(interchange.metadata.interchange_format_version).toBe("5");
+    expect(interchange.metadata.genesis_validators_root).toBe(genesisRoot);
+    expect(
+      interchange.data.every((v) => v.signed_blocks.length > 0 && v.signed_attestations.length > 0),
+    ).toBe(true);
+    expect(
+      await ok([
+        "keys",
+        "slashing-protection",
+        "import",
+        "--datadir",
+        datadir(),
+        "--file",
+        join(work, "interchange.json"),
+      ]),
+    ).toMatch(/Imported 2 validator\(s\)/);
   });
 });
 
