@@ -40,6 +40,7 @@ import { assertPreset, type ConsensusSpec, chainConfigFor, forkConfigFor } from 
 import { BeaconDB, BeaconMeta } from "./db/beacon-db.ts";
 import { type BlockSummary, ForkChoice } from "./fork-choice/index.ts";
 import { buildBeaconGenesis, type GenesisValidator } from "./genesis.ts";
+import { useNativeHasher } from "./hasher.ts";
 import { AttestationPool } from "./op-pools/attestation-pool.ts";
 import { OpPool } from "./op-pools/op-pool.ts";
 import { OperationSubmitter } from "./op-pools/submit.ts";
@@ -184,6 +185,9 @@ export class ConsensusLayer {
   static async open(opts: ConsensusOptions, modules: ConsensusModules): Promise<ConsensusLayer> {
     assertPreset(opts.spec);
     const logger = modules.logger;
+    const hasher = await useNativeHasher();
+    if (hasher !== "hashtree")
+      logger.warn("Native SSZ hasher (@chainsafe/hashtree) unavailable: hashing in JavaScript, slower");
     const dir = join(opts.datadir, "beacondata");
     mkdirSync(dir, { recursive: true });
     const db = await BeaconDB.open(dir);
@@ -330,6 +334,7 @@ export async function initBeaconGenesis(
   logger: Logger,
 ): Promise<string> {
   assertPreset(opts.spec);
+  await useNativeHasher();
   const dir = join(opts.datadir, "beacondata");
   mkdirSync(dir, { recursive: true });
   const db = await BeaconDB.open(dir);
