@@ -383,9 +383,9 @@ describe("a proof-of-stake network from keystores and deposit data", () => {
     };
     expect(interchange.metadata.interchange_format_version).toBe("5");
     expect(interchange.metadata.genesis_validators_root).toBe(genesisRoot);
-    expect(
-      interchange.data.every((v) => v.signed_blocks.length > 0 && v.signed_attestations.length > 0),
-    ).toBe(true);
+    // Both attested every epoch; proposals fall to either by the shuffle.
+    expect(interchange.data.map((v) => v.signed_attestations.length > 0)).toEqual([true, true]);
+    expect(interchange.data.reduce((n, v) => n + v.signed_blocks.length, 0)).toBeGreaterThan(0);
     expect(
       await ok([
         "keys",
