@@ -111,8 +111,14 @@ export function validatorMetricsSink(metrics: Metrics): ValidatorMetricsSink {
     help: "Attestations signed by this node's validators",
     registers,
   });
+  const aggregated = new Counter({
+    name: "opengpu_validator_aggregates_total",
+    help: "Aggregate-and-proofs signed by this node's validators (selected aggregators)",
+    registers,
+  });
   const sink: ValidatorMetricsSink = {
     onProposed: () => proposed.inc(),
+    onAggregated: (count) => aggregated.inc(count),
     onMissedProposal: () => missed.inc(),
     onAttested: (count) => attested.inc(count),
   };

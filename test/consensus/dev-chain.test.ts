@@ -1,3 +1,7 @@
+import { fastAggregateVerify, Signature, verify } from "@chainsafe/blst";
+import { DOMAIN_AGGREGATE_AND_PROOF, DOMAIN_BEACON_ATTESTER, DOMAIN_SELECTION_PROOF } from "@lodestar/params";
+import { computeSigningRoot } from "@lodestar/state-transition";
+import { type electra, ssz } from "@lodestar/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevNodeHandle, startDevNode } from "../helpers/dev-node.ts";
 
@@ -22,6 +26,43 @@ describe("proof-of-stake dev chain", () => {
     const aggregate = cl.chain.getBlock(cl.chain.head.blockRoot)?.message.body.syncAggregate;
     expect(aggregate?.syncCommitteeBits.getTrueBitIndexes().length).toBe(32);
     expect(cl.chain.finalizedCheckpoint.epoch).toBeGreaterThanOrEqual(3);
+    // Aggregation duty: the slot's attesters that select themselves sign their committee's
+    // aggregate; the selection proof, the aggregate and the wrapper all verify.
+    let slot = 137;
+    let aggregates: electra.SignedAggregateAndProof[] = [];
+    for (; aggregates.length === 0 && slot < 145; slot++) {
+      await dev.runSlot(slot);
+      aggregates = cl.validator.aggregate(slot);
+    }
+    expect(aggregates.length).toBeGreaterThan(0);
+    const state = cl.chain.headState;
+    const pubkey = (i: number) => state.epochCtx.pubkeyCache.getOrThrow(i);
+    for (const { message, signature } of aggregates) {
+      const at = message.aggregate.data.slot;
+      const selection = computeSigningRoot(ssz.Slot, at, cl.config.getDomain(at, DOMAIN_SELECTION_PROOF));
+      expect(
+        verify(selection, pubkey(message.aggregatorIndex), Signature.fromBytes(message.selectionProof)),
+      ).toBe(true);
+      const wrapper = computeSigningRoot(
+        ssz.electra.AggregateAndProof,
+        message,
+        cl.config.getDomain(at, DOMAIN_AGGREGATE_AND_PROOF),
+      );
+      expect(verify(wrapper, pubkey(message.aggregatorIndex), Signature.fromBytes(signature))).toBe(true);
+      const committeeIndex = message.aggregate.committeeBits.getTrueBitIndexes()[0];
+      const committee = state.epochCtx.getBeaconCommittee(at, committeeIndex);
+      const signers = message.aggregate.aggregationBits.intersectValues(committee);
+      expect(signers).toContain(message.aggregatorIndex);
+      const data = computeSigningRoot(
+        ssz.phase0.AttestationData,
+        message.aggregate.data,
+        cl.config.getDomain(at, DOMAIN_BEACON_ATTESTER),
+      );
+      expect(
+        fastAggregateVerify(data, signers.map(pubkey), Signature.fromBytes(message.aggregate.signature)),
+      ).toBe(true);
+    }
+
     // The EL follows: finalized/safe tags resolve to the CL's checkpoint blocks.
     const finalized = await dev.call<{ number: string }>("eth_getBlockByNumber", ["finalized", false]);
     expect(Number(finalized.number)).toBeGreaterThan(0);

@@ -21,7 +21,7 @@ export interface DevNodeHandle {
   node: OpenGpuNode;
   /** Test clock (unix ms) when running consensus. */
   setTime(ms: number): void;
-  /** Runs slot `slot`'s validator duties at 1/3 of the slot (after proposing). */
+  /** Runs slot `slot`'s validator duties (propose, attest, aggregate) with the clock at 2/3 of the slot. */
   runSlot(slot: number): Promise<void>;
   httpUrl: string;
   wsUrl: string;
@@ -141,7 +141,8 @@ export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHa
     async runSlot(slot: number) {
       const cl = node.consensus;
       if (cl === undefined) throw new Error("node runs without consensus");
-      now = genesisMs + slot * secondsPerSlot * 1000 + Math.ceil((secondsPerSlot * 1000) / 3);
+      // 2/3 into the slot: proposal, attestations (1/3) and aggregates (2/3) all run at once.
+      now = genesisMs + slot * secondsPerSlot * 1000 + Math.ceil((secondsPerSlot * 2000) / 3);
       await cl.validator.onSlot(slot);
     },
     httpUrl,

@@ -74,6 +74,24 @@ export class AttestationPool {
     committee.signatures.push(vote.signature);
   }
 
+  /**
+   * The aggregate of one committee's votes for `data` (what an aggregator publishes): one
+   * committee bit set, the committee's aggregation bits, the aggregate signature.
+   */
+  aggregateFor(data: phase0.AttestationData, committeeIndex: number): electra.Attestation | undefined {
+    const group = this.groups.get(bytesToHex(ssz.phase0.AttestationData.hashTreeRoot(data)));
+    const committee = group?.committees.get(committeeIndex);
+    if (committee === undefined || committee.signatures.length === 0) return undefined;
+    const committeeBits = BitArray.fromBitLen(MAX_COMMITTEES_PER_SLOT);
+    committeeBits.set(committeeIndex, true);
+    return {
+      aggregationBits: committee.bits.clone(),
+      data,
+      signature: aggregateSerializedSignatures(committee.signatures).toBytes(),
+      committeeBits,
+    };
+  }
+
   /** Attestations to include in a block at `slot`, best first. */
   forBlock(
     slot: number,

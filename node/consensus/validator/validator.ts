@@ -12,9 +12,11 @@
  */
 import type { SecretKey } from "@chainsafe/blst";
 import {
+  DOMAIN_AGGREGATE_AND_PROOF,
   DOMAIN_BEACON_ATTESTER,
   DOMAIN_BEACON_PROPOSER,
   DOMAIN_RANDAO,
+  DOMAIN_SELECTION_PROOF,
   DOMAIN_SYNC_COMMITTEE,
   EPOCHS_PER_SYNC_COMMITTEE_PERIOD,
 } from "@lodestar/params";
@@ -23,6 +25,7 @@ import {
   computeSigningRoot,
   computeStartSlotAtEpoch,
   getBlockRootAtSlot,
+  isAggregatorFromCommitteeLength,
 } from "@lodestar/state-transition";
 import { type electra, type phase0, ssz } from "@lodestar/types";
 import type { Hex } from "../../execution/engine/types.ts";
@@ -44,6 +47,7 @@ export interface ValidatorKey {
 export interface ValidatorPublish {
   block?(block: electra.SignedBeaconBlock): void;
   attestation?(attestation: electra.SingleAttestation): void;
+  aggregateAndProof?(aggregate: electra.SignedAggregateAndProof): void;
   syncCommitteeMessage?(message: {
     slot: number;
     beaconBlockRoot: Uint8Array;
@@ -73,11 +77,14 @@ export interface ValidatorModules {
 export interface ValidatorMetricsSink {
   onProposed?(slot: number): void;
   onAttested?(count: number): void;
+  onAggregated?(count: number): void;
   onMissedProposal?(slot: number): void;
 }
 
 /** Attestations are made at 1/3 of the slot (spec ATTESTATION_DUE_BPS = 3333). */
 const ATTESTATION_DUE_BPS = 3333;
+/** Aggregates are published at 2/3 of the slot (spec AGGREGATE_DUE_BPS = 6667). */
+const AGGREGATE_DUE_BPS = 6667;
 
 interface Duty {
   validatorIndex: number;
@@ -93,6 +100,8 @@ export class ValidatorClient {
   private readonly byIndex = new Map<number, ValidatorKey>();
   private duties = new Map<number, Duty[]>();
   private dutiesEpoch = -1;
+  /** The vote our attesters cast last (aggregators aggregate it at 2/3 of the slot). */
+  private attested: { slot: number; data: phase0.AttestationData } | undefined;
   private unsubscribe: (() => void) | undefined;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -164,6 +173,9 @@ export class ValidatorClient {
     if (this.stopped) return;
     await this.attest(slot);
     await this.syncCommitteeMessages(slot);
+    await clock.waitUntil(slot, AGGREGATE_DUE_BPS);
+    if (this.stopped) return;
+    this.aggregate(slot);
     this.m.attestations.prune(slot);
     this.m.syncCommittee.prune(slot);
     this.m.ops.prune(chain.headState);
@@ -239,6 +251,7 @@ export class ValidatorClient {
     const headRoot = ssz.Root.fromJson(head.blockRoot);
     const state = await chain.stateAtSlot(slot);
     const data = this.attestationData(slot, state, headRoot);
+    this.attested = { slot, data };
     const signingRoot = computeSigningRoot(
       ssz.phase0.AttestationData,
       data,
@@ -285,6 +298,42 @@ export class ValidatorClient {
     }
     this.m.metrics?.onAttested?.(made);
     return made;
+  }
+
+  /**
+   * Aggregation duty: each of our attesters of `slot` whose selection proof makes it an aggregator
+   * of its committee (about TARGET_AGGREGATORS_PER_COMMITTEE per committee) signs the committee's
+   * aggregate of the vote it cast, for gossip (`publish.aggregateAndProof`). Returns them.
+   */
+  aggregate(slot: number): electra.SignedAggregateAndProof[] {
+    const attested = this.attested;
+    if (attested === undefined || attested.slot !== slot) return [];
+    const out: electra.SignedAggregateAndProof[] = [];
+    const selectionDomain = this.domain(slot, DOMAIN_SELECTION_PROOF);
+    const aggregateDomain = this.domain(slot, DOMAIN_AGGREGATE_AND_PROOF);
+    for (const duty of this.duties.get(slot) ?? []) {
+      const key = this.byIndex.get(duty.validatorIndex);
+      if (key === undefined) continue;
+      const selectionProof = key.secretKey
+        .sign(computeSigningRoot(ssz.Slot, slot, selectionDomain))
+        .toBytes();
+      if (!isAggregatorFromCommitteeLength(duty.committeeLength, selectionProof)) continue;
+      const aggregate = this.m.attestations.aggregateFor(attested.data, duty.committeeIndex);
+      if (aggregate === undefined) continue;
+      const message: electra.AggregateAndProof = {
+        aggregatorIndex: duty.validatorIndex,
+        aggregate,
+        selectionProof,
+      };
+      const signature = key.secretKey
+        .sign(computeSigningRoot(ssz.electra.AggregateAndProof, message, aggregateDomain))
+        .toBytes();
+      const signed = { message, signature };
+      this.m.publish?.aggregateAndProof?.(signed);
+      out.push(signed);
+    }
+    this.m.metrics?.onAggregated?.(out.length);
+    return out;
   }
 
   async syncCommitteeMessages(slot: number): Promise<number> {
