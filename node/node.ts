@@ -256,7 +256,7 @@ export class OpenGpuNode {
           },
           {
             engine: el.engine,
-            logger: logger.child({ module: "consensus" }),
+            logger,
             metrics: consensusMetricsSink(metrics),
             validatorMetrics: validatorMetricsSink(metrics),
           },

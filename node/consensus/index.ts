@@ -184,7 +184,9 @@ export class ConsensusLayer {
 
   static async open(opts: ConsensusOptions, modules: ConsensusModules): Promise<ConsensusLayer> {
     assertPreset(opts.spec);
-    const logger = modules.logger;
+    // `modules.logger` is the node's root logger: each part names its own module.
+    const root = modules.logger;
+    const logger = root.child({ module: "consensus" });
     const hasher = await useNativeHasher();
     if (hasher !== "hashtree")
       logger.warn("Native SSZ hasher (@chainsafe/hashtree) unavailable: hashing in JavaScript, slower");
@@ -228,7 +230,7 @@ export class ConsensusLayer {
           engine: modules.engine,
           forkChoice,
           clock,
-          logger: logger.child({ module: "beacon" }),
+          logger: root.child({ module: "beacon" }),
           metrics: modules.metrics,
         },
         { root: anchorRef.root, state: anchorState },
@@ -277,7 +279,7 @@ export class ConsensusLayer {
           syncCommittee,
           ops,
           protection,
-          logger: logger.child({ module: "validator" }),
+          logger: root.child({ module: "validator" }),
           publish: modules.publish,
           metrics: modules.validatorMetrics,
         },
