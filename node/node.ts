@@ -8,6 +8,7 @@ import { type FastifyInstance, fastify } from "fastify";
 import type { DevAccount } from "../genesis/dev-accounts.ts";
 import type { GethGenesis } from "../genesis/types.ts";
 import type { BeaconApiServer } from "./api/beacon/index.ts";
+import type { NetworkInfo } from "./api/beacon/methods/node.ts";
 import { type AuthRpcOptions, type EngineServer, startEngineApi } from "./api/engine/index.ts";
 import { DEFAULT_RPC_OPTIONS, JsonRpc, type RpcContext, type RpcOptions } from "./api/rpc/index.ts";
 import type { GenesisValidator } from "./consensus/genesis.ts";
@@ -21,6 +22,8 @@ import type { TxPoolOptions } from "./execution/txpool/pool.ts";
 import { beaconApiMetrics } from "./metrics/beacon-api.ts";
 import { consensusMetricsSink, validatorMetricsSink } from "./metrics/consensus.ts";
 import { createMetrics, type Metrics } from "./metrics/index.ts";
+import type { P2PHost, P2POptions } from "./p2p/host.ts";
+import { OpenGpuError } from "./utils/errors.ts";
 import type { Logger } from "./utils/logger.ts";
 import { VERSION } from "./version.ts";
 
@@ -61,6 +64,8 @@ export interface NodeOptions {
   consensus?: NodeConsensusOptions;
   /** Serve the Beacon API (REST) here; only when the consensus layer runs. Port 0 picks one. */
   rest?: { host: string; port: number };
+  /** Join the p2p network (libp2p); only with the consensus layer. */
+  p2p?: Omit<P2POptions, "datadir">;
 }
 
 export interface NodeConsensusOptions {
@@ -73,6 +78,11 @@ export interface NodeConsensusOptions {
   genesisValidators?: GenesisValidator[];
   feeRecipient: Hex;
   graffiti?: string;
+  /**
+   * Also run the genesis validators `from`..`to` (inclusive) of a network whose genesis
+   * validators are the public interop keys (local devnets).
+   */
+  interopValidators?: { from: number; to: number };
   /** Clock source (tests drive slots by hand). */
   now?: () => number;
   /** Start the slot clock and validator duties (default true; tests drive slots themselves). */
@@ -90,6 +100,8 @@ export class OpenGpuNode {
   readonly beaconApi: BeaconApiServer | undefined;
   /** The authenticated Engine API server, when `authrpc` was given. */
   readonly engineApi: EngineServer | undefined;
+  /** The libp2p host, when the node joined a network (`p2p`). */
+  readonly p2p: P2PHost | undefined;
   /** Where the Engine API's JWT secret lives, when it is served. */
   readonly jwtSecretFile: string | undefined;
   private readonly metricsServer: FastifyInstance | undefined;
@@ -103,6 +115,7 @@ export class OpenGpuNode {
     producer?: DevBlockProducer;
     consensus?: ConsensusLayer;
     beaconApi?: BeaconApiServer;
+    p2p?: P2PHost;
     engineApi?: { server: EngineServer; jwtSecretFile: string };
     metricsServer?: FastifyInstance;
     metricsUrl?: string;
@@ -114,6 +127,7 @@ export class OpenGpuNode {
     this.producer = parts.producer;
     this.consensus = parts.consensus;
     this.beaconApi = parts.beaconApi;
+    this.p2p = parts.p2p;
     this.engineApi = parts.engineApi?.server;
     this.jwtSecretFile = parts.engineApi?.jwtSecretFile;
     this.metricsServer = parts.metricsServer;
@@ -123,6 +137,7 @@ export class OpenGpuNode {
 
   static async start(opts: NodeOptions, logger: Logger): Promise<OpenGpuNode> {
     const metrics = createMetrics({ collectDefault: true });
+    let p2p: P2PHost | undefined;
     const slotMs = opts.genesis?.config.opengpu?.consensus?.secondsPerSlot;
     const el = await ExecutionLayer.open(
       {
@@ -182,7 +197,7 @@ export class OpenGpuNode {
               }
             }
           : undefined,
-      peerCount: () => 0,
+      peerCount: () => p2p?.peers.length ?? 0,
       syncStatus: () => false,
     };
     const rpc = await JsonRpc.start(
@@ -241,15 +256,36 @@ export class OpenGpuNode {
           ConsensusLayer: Layer,
           consensusSpecOf,
           genesisValidatorsOf,
+          interopKeys,
+          usesInteropValidators,
         } = await import("./consensus/index.ts");
         const genesis = el.chain.config.genesis;
+        const spec = consensusSpecOf(genesis);
+        const genesisValidators = copts.genesisValidators ?? genesisValidatorsOf(genesis);
+        const validatorKeys = [...copts.validatorKeys];
+        if (copts.interopValidators !== undefined) {
+          const { from, to } = copts.interopValidators;
+          if (!usesInteropValidators(genesis)) {
+            throw new OpenGpuError(
+              "INTEROP_KEYS_REFUSED",
+              "--interop-validators: this network's genesis validators are not the public interop keys",
+            );
+          }
+          if (to >= genesisValidators.length) {
+            throw new OpenGpuError(
+              "INTEROP_KEYS_REFUSED",
+              `--interop-validators ${from}-${to}: the genesis has ${genesisValidators.length} validators`,
+            );
+          }
+          validatorKeys.push(...interopKeys(genesisValidators.slice(from, to + 1)));
+        }
         return Layer.open(
           {
             datadir: opts.datadir,
-            spec: consensusSpecOf(genesis),
+            spec,
             elGenesis: el.chain.genesis,
-            genesisValidators: copts.genesisValidators ?? genesisValidatorsOf(genesis),
-            validatorKeys: copts.validatorKeys,
+            genesisValidators,
+            validatorKeys,
             feeRecipient: copts.feeRecipient,
             graffiti: copts.graffiti,
             now: copts.now,
@@ -270,17 +306,35 @@ export class OpenGpuNode {
         await el.close();
         throw err;
       });
+      const cl = consensus;
+      if (opts.p2p !== undefined) {
+        const { P2PHost: Host } = await import("./p2p/host.ts");
+        p2p = await Host.start(
+          { ...opts.p2p, datadir: opts.datadir },
+          { logger: logger.child({ module: "p2p" }) },
+        ).catch(async (err: unknown) => {
+          // e.g. the p2p port is taken: release everything opened so far before failing.
+          await cl.stop();
+          await rpc.stop();
+          await engineApi?.server.stop();
+          await metricsServer?.close();
+          await el.close();
+          throw err;
+        });
+      }
       if (opts.rest !== undefined) {
         // Loaded on demand like the consensus layer (its routes load Lodestar's preset).
         const { BeaconApiServer: Server } = await import("./api/beacon/index.ts");
-        const cl = consensus;
+        const host = p2p;
         beaconApi = await Server.start(opts.rest, {
           chain: cl.chain,
+          network: host === undefined ? undefined : networkInfo(host),
           operations: { pool: cl.ops, submit: cl.submit },
           logger: logger.child({ module: "beacon-api" }),
           metrics: beaconApiMetrics(metrics),
         }).catch(async (err: unknown) => {
           // e.g. port 5052 taken: release everything opened so far before failing.
+          await host?.stop();
           await cl.stop();
           await rpc.stop();
           await engineApi?.server.stop();
@@ -299,6 +353,7 @@ export class OpenGpuNode {
       producer,
       consensus,
       beaconApi,
+      p2p,
       engineApi,
       metricsServer,
       metricsUrl,
@@ -309,6 +364,7 @@ export class OpenGpuNode {
   async stop(): Promise<void> {
     await this.producer?.stop();
     await this.beaconApi?.stop();
+    await this.p2p?.stop();
     await this.consensus?.stop();
     await this.engineApi?.stop();
     await this.rpc.stop();
@@ -316,6 +372,20 @@ export class OpenGpuNode {
     await this.el.close();
     this.logger.info("Stopped");
   }
+}
+
+/** The Beacon API's view of the p2p host. */
+function networkInfo(host: P2PHost): NetworkInfo {
+  return {
+    peerId: host.peerId,
+    addresses: () => host.multiaddrs,
+    peers: () =>
+      host.libp2p.getConnections().map((c) => ({
+        peerId: c.remotePeer.toString(),
+        address: c.remoteAddr.toString(),
+        direction: c.direction,
+      })),
+  };
 }
 
 function hexBytes(hex: string): Uint8Array {

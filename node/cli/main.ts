@@ -20,12 +20,15 @@ import { registerKeysCommands } from "./keys.ts";
 import {
   addAuthRpcOptions,
   addLogOptions,
+  addP2POptions,
   addRestOptions,
   addRpcOptions,
   addTxPoolOptions,
   authRpcOptionsFrom,
   loggerFrom,
   metricsOptionsFrom,
+  p2pOptionsFrom,
+  parseIndexRange,
   parseInteger,
   restOptionsFrom,
   rpcOptionsFrom,
@@ -164,9 +167,15 @@ function nodeCommand(): Command {
       "file holding the keystores' password (needed when there are keystores)",
     )
     .option("--fee-recipient <address>", "execution address receiving the priority fees of our blocks")
-    .option("--graffiti <text>", "graffiti of our blocks (up to 32 bytes)", `opengpu/v${VERSION}`);
+    .option("--graffiti <text>", "graffiti of our blocks (up to 32 bytes)", `opengpu/v${VERSION}`)
+    .option(
+      "--interop-validators <from-to>",
+      "also run these genesis validators of a network built on the public interop keys (local devnets only)",
+      parseIndexRange,
+    );
   addRpcOptions(cmd, { http: 8545, ws: 8546 });
   addRestOptions(cmd);
+  addP2POptions(cmd);
   addAuthRpcOptions(cmd, { port: DEFAULT_AUTHRPC_PORT });
   addTxPoolOptions(cmd);
   addLogOptions(cmd);
@@ -184,6 +193,7 @@ function nodeCommand(): Command {
         rpc: rpcOptionsFrom(opts),
         metrics: metricsOptionsFrom(opts),
         rest: externalCl ? undefined : restOptionsFrom(opts),
+        p2p: externalCl ? undefined : p2pOptionsFrom(opts),
         txpool: txpoolOptionsFrom(opts),
         authrpc: authRpcOptionsFrom(opts),
         consensus,
@@ -196,10 +206,11 @@ function nodeCommand(): Command {
       `OpenGPU node v${VERSION}  chain id ${node.el.chain.config.chainId}  ${
         cl === undefined
           ? "execution layer only (driven by an external consensus client)"
-          : `proof of stake: ${consensus?.validatorKeys.length ?? 0} local validator(s), ${cl.clock.secondsPerSlot}s slots`
+          : `proof of stake: ${cl.validator.keyCount} local validator(s), ${cl.clock.secondsPerSlot}s slots`
       }`,
       `JSON-RPC  ${node.rpc.server.httpUrl ?? "-"}   WebSocket ${node.rpc.server.wsUrl ?? "-"}${node.metricsUrl ? `   metrics ${node.metricsUrl}/metrics` : ""}`,
       ...(node.beaconApi !== undefined ? [`Beacon API ${node.beaconApi.url ?? "-"}`] : []),
+      ...(node.p2p !== undefined ? [`P2P       ${node.p2p.multiaddrs.join("  ")}`] : []),
       ...(node.engineApi !== undefined
         ? [`Engine API ${node.engineApi.url ?? "-"}   JWT secret ${node.jwtSecretFile ?? "-"}`]
         : []),
@@ -237,9 +248,16 @@ async function validatorOptions(
   if (new TextEncoder().encode(graffiti).length > 32) {
     throw new CommanderError(2, "opengpu.node", "--graffiti is longer than 32 bytes");
   }
+  const interopValidators = opts.interopValidators as { from: number; to: number } | undefined;
   if (files.length === 0) {
-    logger.info({ keysDir }, "No validator keystores: following the chain without validators");
-    return { validatorKeys: [], feeRecipient: (feeRecipient ?? `0x${"00".repeat(20)}`) as Hex, graffiti };
+    if (interopValidators === undefined)
+      logger.info({ keysDir }, "No validator keystores: following the chain without validators");
+    return {
+      validatorKeys: [],
+      interopValidators,
+      feeRecipient: (feeRecipient ?? `0x${"00".repeat(20)}`) as Hex,
+      graffiti,
+    };
   }
   if (opts.passwordFile === undefined) {
     throw new CommanderError(
@@ -263,6 +281,7 @@ async function validatorOptions(
   );
   return {
     validatorKeys: keys.map((k) => ({ secretKey: k.secretKey, pubkey: k.pubkey })),
+    interopValidators,
     feeRecipient: feeRecipient as Hex,
     graffiti,
   };

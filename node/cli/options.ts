@@ -189,3 +189,42 @@ export function addRestOptions(cmd: Command): Command {
 export function restOptionsFrom(opts: Record<string, unknown>): { host: string; port: number } {
   return { host: String(opts["rest.addr"]), port: opts["rest.port"] as number };
 }
+
+/** p2p flags of `opengpu node`: the network is joined unless `--no-p2p`. */
+export function addP2POptions(cmd: Command): Command {
+  return cmd
+    .option("--no-p2p", "do not join the p2p network (a single-node network)")
+    .option("--p2p.addr <host>", "p2p listen address", "0.0.0.0")
+    .option("--p2p.port <port>", "p2p TCP port", parsePort, 9000)
+    .option(
+      "--bootnodes <multiaddrs>",
+      "comma-separated multiaddrs with /p2p/<peer id> to connect to (e.g. /ip4/1.2.3.4/tcp/9000/p2p/12D3Koo...)",
+      "",
+    )
+    .option("--max-peers <n>", "most connected peers", parseInteger, 50);
+}
+
+export function p2pOptionsFrom(
+  opts: Record<string, unknown>,
+): { host: string; port: number; bootnodes: string[]; maxPeers: number } | undefined {
+  if (opts.p2p === false) return undefined;
+  return {
+    host: String(opts["p2p.addr"]),
+    port: opts["p2p.port"] as number,
+    bootnodes: String(opts.bootnodes ?? "")
+      .split(",")
+      .map((b) => b.trim())
+      .filter((b) => b.length > 0),
+    maxPeers: opts.maxPeers as number,
+  };
+}
+
+/** `--interop-validators FROM-TO`: an inclusive range of genesis validator indices. */
+export function parseIndexRange(value: string): { from: number; to: number } {
+  const match = /^(\d+)-(\d+)$/.exec(value.trim());
+  if (match === null) throw new InvalidArgumentError("must be FROM-TO, e.g. 0-15");
+  const from = Number(match[1]);
+  const to = Number(match[2]);
+  if (to < from) throw new InvalidArgumentError("TO must not be below FROM");
+  return { from, to };
+}

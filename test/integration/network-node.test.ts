@@ -253,6 +253,10 @@ describe("a proof-of-stake network from keystores and deposit data", () => {
         "0",
         "--authrpc.port",
         "0",
+        "--p2p.addr",
+        "127.0.0.1",
+        "--p2p.port",
+        "0",
         "--log.level",
         "warn",
       ],
@@ -280,6 +284,13 @@ describe("a proof-of-stake network from keystores and deposit data", () => {
       });
     });
     expect(output).toMatch(/proof of stake: 2 local validator\(s\), 1s slots/);
+    const p2p = /P2P\s+(\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/(\w+))/.exec(output);
+    expect(p2p).not.toBeNull();
+    const identity = (await (await fetch(`${urls.rest}/eth/v1/node/identity`)).json()) as {
+      data: { peer_id: string; p2p_addresses: string[] };
+    };
+    expect(identity.data.peer_id).toBe(p2p?.[2]);
+    expect(identity.data.p2p_addresses).toEqual([p2p?.[1]]);
     expect(output).not.toMatch(/correct horse/);
 
     // Blocks arrive on the real clock once genesis has passed (a few seconds from now).
@@ -422,6 +433,7 @@ describe("opengpu node on a chain without consensus parameters", () => {
       "0",
       "--authrpc.port",
       "0",
+      "--no-p2p",
     ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr, r.stderr).toMatch(/defines no proof-of-stake parameters.*--external-cl/);

@@ -33,7 +33,7 @@ import { ChainView } from "./chain-view.ts";
 import { isEventType, subscribeChainEvents } from "./events.ts";
 import { beaconMethods } from "./methods/beacon.ts";
 import { configMethods } from "./methods/config.ts";
-import { nodeMethods } from "./methods/node.ts";
+import { type NetworkInfo, nodeMethods } from "./methods/node.ts";
 import { poolMethods } from "./methods/pool.ts";
 
 export interface BeaconApiOptions {
@@ -44,6 +44,8 @@ export interface BeaconApiOptions {
 
 export interface BeaconApiModules {
   chain: BeaconChain;
+  /** Identity, peers and sync state from the p2p layer, when the node runs one. */
+  network?: NetworkInfo;
   /** The operation pool and its validated submission (the `pool` routes). */
   operations: { pool: OpPool; submit: OperationSubmitter };
   logger: Logger;
@@ -129,7 +131,7 @@ export class BeaconApiServer {
     const beaconRoutes = routes.beacon.getDefinitions(config);
     this.register(beaconRoutes, beaconMethods(view));
     this.register(beaconRoutes, poolMethods(modules.operations.pool, modules.operations.submit));
-    this.register(routes.node.getDefinitions(config), nodeMethods(chain));
+    this.register(routes.node.getDefinitions(config), nodeMethods(chain, modules.network));
     this.register(routes.config.getDefinitions(config), configMethods(config));
     this.registerEventStream(chain, metrics);
   }

@@ -112,6 +112,11 @@ export class ValidatorClient {
     this.m = modules;
   }
 
+  /** How many validator keys this client signs with. */
+  get keyCount(): number {
+    return this.keys.length;
+  }
+
   get validatorIndices(): number[] {
     return [...this.byIndex.keys()];
   }

@@ -2,13 +2,11 @@
  * The `node` namespace of the Beacon API: version, sync status, health, network identity and
  * peers.
  *
- * This build has no p2p layer yet, and the answers say so rather than invent values: the peer
- * list is empty (`meta.count` 0) and every peer count is 0, a peer lookup is a 404, and the
- * identity has an empty `peer_id` and `enr`, no p2p or discovery addresses, and sequence number
- * 0 with no attestation or sync subnets (the metadata a node subscribed to nothing advertises).
- * All of it fills in with the p2p layer. Sync: blocks only come from this node's own
- * validators, so the node is never syncing; `sync_distance` is how many slots the head is
- * behind the wall clock.
+ * Identity and peers come from the p2p host when the node runs one (`NetworkInfo`); without it
+ * the answers say so rather than invent values: no peers (`meta.count` 0), every peer count 0, a
+ * peer lookup is a 404, an empty `peer_id`. `enr` is always empty: peers are found through
+ * bootnodes, not discv5. Sync: `sync_distance` is how many slots the head is behind the wall
+ * clock; the node reports syncing while its sync layer says so.
  */
 import type { routes } from "@lodestar/api";
 import { ApiError, type ApplicationMethods } from "@lodestar/api/server";
@@ -33,14 +31,33 @@ export const NODE_VERSION = `opengpu/v${VERSION}/${process.platform}-${process.a
 const PEER_STATES = new Set<string>(["disconnected", "connecting", "connected", "disconnecting"]);
 const PEER_DIRECTIONS = new Set<string>(["inbound", "outbound"]);
 
-export function nodeMethods(chain: BeaconChain): NodeMethods {
+/** What the p2p layer tells the Beacon API about the network. */
+export interface NetworkInfo {
+  peerId: string;
+  /** Our listen multiaddrs with `/p2p/<peer id>`. */
+  addresses(): string[];
+  /** Connected peers. */
+  peers(): { peerId: string; address: string; direction: "inbound" | "outbound" }[];
+  /** Whether the node is catching up with its peers (range sync). */
+  isSyncing?(): boolean;
+}
+
+export function nodeMethods(chain: BeaconChain, network?: NetworkInfo): NodeMethods {
+  const peerList = () =>
+    (network?.peers() ?? []).map((p) => ({
+      peerId: p.peerId,
+      enr: "",
+      lastSeenP2pAddress: p.address,
+      state: "connected" as const,
+      direction: p.direction,
+    }));
   return {
     async getNetworkIdentity() {
       return {
         data: {
-          peerId: "",
+          peerId: network?.peerId ?? "",
           enr: "",
-          p2pAddresses: [],
+          p2pAddresses: network?.addresses() ?? [],
           discoveryAddresses: [],
           metadata: ssz.altair.Metadata.defaultValue(),
         },
@@ -52,15 +69,22 @@ export function nodeMethods(chain: BeaconChain): NodeMethods {
         if (!PEER_STATES.has(s)) throw new ApiError(400, `Invalid peer state '${s}'`);
       for (const d of direction ?? [])
         if (!PEER_DIRECTIONS.has(d)) throw new ApiError(400, `Invalid peer direction '${d}'`);
-      return { data: [], meta: { count: 0 } };
+      const peers = peerList().filter(
+        (p) =>
+          (state === undefined || state.length === 0 || state.includes(p.state)) &&
+          (direction === undefined || direction.length === 0 || direction.includes(p.direction)),
+      );
+      return { data: peers, meta: { count: peers.length } };
     },
 
     async getPeer({ peerId }) {
-      throw new ApiError(404, `Peer ${peerId} not found: this node has no peers (no p2p layer yet)`);
+      const peer = peerList().find((p) => p.peerId === peerId);
+      if (peer === undefined) throw new ApiError(404, `Peer ${peerId} is not connected`);
+      return { data: peer };
     },
 
     async getPeerCount() {
-      return { data: { disconnected: 0, connecting: 0, connected: 0, disconnecting: 0 } };
+      return { data: { disconnected: 0, connecting: 0, connected: peerList().length, disconnecting: 0 } };
     },
 
     async getNodeVersion() {
@@ -73,7 +97,7 @@ export function nodeMethods(chain: BeaconChain): NodeMethods {
         data: {
           headSlot,
           syncDistance: Math.max(0, chain.clock.currentSlot - headSlot),
-          isSyncing: false,
+          isSyncing: network?.isSyncing?.() ?? false,
           isOptimistic: false,
           elOffline: false,
         },
