@@ -1,0 +1,58 @@
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { BlobStoreErrorCode, FileBlobStore, MemoryBlobStore, sha256 } from "./blob-store.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe.each([
+  [
+    "file",
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), "opengpu-blobs-"));
+      dirs.push(dir);
+      return new FileBlobStore(dir);
+    },
+  ],
+  ["memory", () => new MemoryBlobStore()],
+])("%s blob store", (_name, create) => {
+  it("stores by sha256, reads ranges, refuses bytes that do not match the hash", async () => {
+    const store = create();
+    const data = new TextEncoder().encode("an ONNX model, say");
+    const hash = await store.put(data);
+    expect(hash).toEqual(sha256(data));
+    expect(await store.put(data, hash)).toEqual(hash);
+    expect(await store.has(hash)).toBe(true);
+    expect(await store.size(hash)).toBe(data.length);
+    expect(await store.get(hash)).toEqual(data);
+    expect(await store.read(hash, 3, 4)).toEqual(data.subarray(3, 7));
+    expect(await store.read(hash, data.length, 0)).toEqual(new Uint8Array(0));
+    await expect(store.read(hash, 10, 100)).rejects.toMatchObject({
+      code: BlobStoreErrorCode.INVALID_ARGUMENT,
+    });
+    const other = sha256(new Uint8Array(1));
+    expect(await store.has(other)).toBe(false);
+    expect(await store.get(other)).toBeUndefined();
+    await expect(store.read(other, 0, 1)).rejects.toMatchObject({ code: BlobStoreErrorCode.NOT_FOUND });
+    await expect(store.put(data, other)).rejects.toMatchObject({ code: BlobStoreErrorCode.HASH_MISMATCH });
+    await expect(store.has(new Uint8Array(31))).rejects.toMatchObject({
+      code: BlobStoreErrorCode.INVALID_ARGUMENT,
+    });
+  });
+});
+
+describe("file blob store", () => {
+  it("lays blobs out as <2 hex>/<64 hex> with no temporary files left", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "opengpu-blobs-"));
+    dirs.push(dir);
+    const store = new FileBlobStore(dir);
+    const hash = await store.put(new Uint8Array(1000).fill(3));
+    const hex = Buffer.from(hash).toString("hex");
+    expect(readdirSync(join(dir, hex.slice(0, 2)))).toEqual([hex]);
+    expect((await new FileBlobStore(dir).get(hash))?.length).toBe(1000);
+  });
+});
