@@ -27,14 +27,24 @@ import {
   signedBlockToSignedHeader,
   syncPubkeys,
 } from "@lodestar/state-transition";
-import { type electra, ssz } from "@lodestar/types";
+import { type altair, type electra, ssz } from "@lodestar/types";
 import type { ExecutionEngine, Hex } from "../execution/engine/types.ts";
 import { OpenGpuError } from "../utils/errors.ts";
 import type { Logger } from "../utils/logger.ts";
 import { BeaconChain, type BeaconState, type ChainMetricsSink } from "./chain/chain.ts";
 import { BlockProducer } from "./chain/produce.ts";
 import { toHex } from "./chain/state-utils.ts";
-import { AttestationValidator, type GossipVerdict } from "./chain/validation.ts";
+import {
+  AggregateValidator,
+  AttestationValidator,
+  BlockGossipValidator,
+  type GossipVerdict,
+  SyncCommitteeMessageValidator,
+  type ValidatedAggregate,
+  type ValidatedAttestation,
+  type ValidatedSyncCommitteeMessage,
+  type Verdict,
+} from "./chain/validation.ts";
 import { SlotClock } from "./clock.ts";
 import { assertPreset, type ConsensusSpec, chainConfigFor, forkConfigFor } from "./config.ts";
 import { BeaconDB, BeaconMeta } from "./db/beacon-db.ts";
@@ -108,6 +118,10 @@ export class ConsensusLayer {
   readonly protection: SlashingProtection;
   readonly slasher: Slasher;
   readonly attestationValidator: AttestationValidator;
+  readonly aggregateValidator: AggregateValidator;
+  readonly syncMessageValidator: SyncCommitteeMessageValidator;
+  /** Gossip conditions on blocks before `chain.importBlock`. */
+  readonly blockValidator: BlockGossipValidator;
   /** Validates exits, slashings and BLS changes against the head before they enter `ops`. */
   readonly submit: OperationSubmitter;
   private readonly logger: Logger;
@@ -136,6 +150,9 @@ export class ConsensusLayer {
     this.protection = parts.protection;
     this.slasher = parts.slasher;
     this.attestationValidator = new AttestationValidator(parts.chain);
+    this.aggregateValidator = new AggregateValidator(parts.chain);
+    this.syncMessageValidator = new SyncCommitteeMessageValidator(parts.chain);
+    this.blockValidator = new BlockGossipValidator(parts.chain);
     this.submit = new OperationSubmitter(parts.ops, () => parts.chain.headState);
     this.logger = parts.logger;
     // Everything an imported block shows is evidence for the slasher.
@@ -159,10 +176,21 @@ export class ConsensusLayer {
    * fork choice, pooled for inclusion and checked by the slasher. Returns the verdict.
    */
   async onGossipAttestation(attestation: electra.SingleAttestation): Promise<GossipVerdict> {
-    const result = await this.attestationValidator.validate(attestation);
+    return (await this.processAttestation(attestation)).verdict;
+  }
+
+  /**
+   * `onGossipAttestation` with the full verdict (reason code for metrics); `subnet` is the
+   * gossip subnet it arrived on.
+   */
+  async processAttestation(
+    attestation: electra.SingleAttestation,
+    subnet?: number,
+  ): Promise<Verdict<ValidatedAttestation>> {
+    const result = await this.attestationValidator.validate(attestation, subnet);
     if (result.verdict !== "ACCEPT" || result.value === undefined) {
       if (result.verdict === "REJECT") this.logger.debug({ reason: result.reason }, "Rejected attestation");
-      return result.verdict;
+      return result;
     }
     const { committeeLength, positionInCommittee, indexed } = result.value;
     this.attestations.add({
@@ -179,7 +207,48 @@ export class ConsensusLayer {
       // Votes the fork choice cannot use (e.g. for a pruned branch) still count for inclusion.
     }
     this.slasher.onIndexedAttestation(indexed);
-    return "ACCEPT";
+    return result;
+  }
+
+  /**
+   * An aggregate from the network: validated, then its votes counted in the fork choice, pooled
+   * for inclusion and shown to the slasher.
+   */
+  async processAggregate(signed: electra.SignedAggregateAndProof): Promise<Verdict<ValidatedAggregate>> {
+    const result = await this.aggregateValidator.validate(signed);
+    if (result.verdict !== "ACCEPT" || result.value === undefined) return result;
+    const { aggregate, committeeIndex, attestingIndices, indexed } = result.value;
+    this.attestations.addAggregate({
+      data: aggregate.data,
+      committeeIndex,
+      aggregationBits: aggregate.aggregationBits,
+      signature: aggregate.signature,
+      attestingIndices,
+    });
+    try {
+      this.chain.onAttestation(attestingIndices, aggregate.data);
+    } catch {
+      // As for single attestations: still useful for inclusion.
+    }
+    this.slasher.onIndexedAttestation(indexed);
+    return result;
+  }
+
+  /** A sync committee message from the network (subnet `subnet`): validated, then pooled. */
+  processSyncCommitteeMessage(
+    message: altair.SyncCommitteeMessage,
+    subnet: number,
+  ): Verdict<ValidatedSyncCommitteeMessage> {
+    const result = this.syncMessageValidator.validate(message, subnet);
+    if (result.verdict !== "ACCEPT" || result.value === undefined) return result;
+    this.syncCommittee.add(
+      message.slot,
+      message.beaconBlockRoot,
+      message.validatorIndex,
+      result.value.positions,
+      message.signature,
+    );
+    return result;
   }
 
   static async open(opts: ConsensusOptions, modules: ConsensusModules): Promise<ConsensusLayer> {

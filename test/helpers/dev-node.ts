@@ -58,6 +58,11 @@ export interface DevNodeOptions {
   startSlot?: number;
   /** With consensus: serve the Beacon API (REST) on a random loopback port (`restUrl`). */
   rest?: boolean;
+  /**
+   * With consensus: the genesis (interop) validators this node runs, by index; all by default.
+   * Nodes sharing a genesis split the validators this way (`[]`: a node without validators).
+   */
+  validators?: number[];
 }
 
 export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHandle> {
@@ -82,7 +87,9 @@ export async function startDevNode(opts: DevNodeOptions = {}): Promise<DevNodeHa
     const validators = genesisValidatorsOf(genesis);
     consensus = {
       genesisValidators: validators,
-      validatorKeys: interopKeys(validators),
+      validatorKeys: interopKeys(validators).filter(
+        (_, i) => opts.validators === undefined || opts.validators.includes(i),
+      ),
       feeRecipient: accounts[0].address as Hex,
       now: () => now,
       autoStart: false,

@@ -75,6 +75,53 @@ export class AttestationPool {
   }
 
   /**
+   * An aggregate of one committee's votes received from the network (already validated). Its
+   * signature cannot be split, so it is merged only where that counts no vote twice: into a
+   * committee entry with no voter in common (bits OR-ed, signature added), or in place of an
+   * entry whose voters it includes; a partly overlapping aggregate replaces the entry only when
+   * it has more voters. Returns whether the pool gained votes.
+   */
+  addAggregate(aggregate: {
+    data: phase0.AttestationData;
+    committeeIndex: number;
+    aggregationBits: BitArray;
+    signature: Uint8Array;
+    /** The voters, as validator indices (the bits resolved against the committee). */
+    attestingIndices: readonly number[];
+  }): boolean {
+    const key = bytesToHex(ssz.phase0.AttestationData.hashTreeRoot(aggregate.data));
+    let group = this.groups.get(key);
+    if (group === undefined) {
+      group = { data: aggregate.data, committees: new Map() };
+      this.groups.set(key, group);
+    }
+    const fresh = (): CommitteeVotes => ({
+      committeeIndex: aggregate.committeeIndex,
+      bits: aggregate.aggregationBits.clone(),
+      signatures: [aggregate.signature],
+      seen: new Set(aggregate.attestingIndices),
+    });
+    const committee = group.committees.get(aggregate.committeeIndex);
+    if (committee === undefined) {
+      group.committees.set(aggregate.committeeIndex, fresh());
+      return aggregate.attestingIndices.length > 0;
+    }
+    const common = aggregate.attestingIndices.filter((i) => committee.seen.has(i)).length;
+    if (common === aggregate.attestingIndices.length) return false;
+    if (common === 0) {
+      committee.bits.mergeOrWith(aggregate.aggregationBits);
+      committee.signatures.push(aggregate.signature);
+      for (const i of aggregate.attestingIndices) committee.seen.add(i);
+      return true;
+    }
+    if (common === committee.seen.size || aggregate.attestingIndices.length > committee.seen.size) {
+      group.committees.set(aggregate.committeeIndex, fresh());
+      return true;
+    }
+    return false;
+  }
+
+  /**
    * The aggregate of one committee's votes for `data` (what an aggregator publishes): one
    * committee bit set, the committee's aggregation bits, the aggregate signature.
    */

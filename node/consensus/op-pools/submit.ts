@@ -16,6 +16,7 @@ import {
 } from "@lodestar/state-transition";
 import type { capella, electra, phase0 } from "@lodestar/types";
 import { errorMessage, OpenGpuError } from "../../utils/errors.ts";
+import { TypedEmitter } from "../../utils/events.ts";
 import type { OpPool } from "./op-pool.ts";
 
 export const OperationErrorCode = {
@@ -39,12 +40,25 @@ const EXIT_REASONS: Record<string, string> = {
   [VoluntaryExitValidity.invalidSignature]: "invalid signature",
 };
 
+/** An operation that passed `OperationSubmitter` and entered the pool. */
+export type AcceptedOperation =
+  | { kind: "voluntary_exit"; operation: phase0.SignedVoluntaryExit }
+  | { kind: "proposer_slashing"; operation: phase0.ProposerSlashing }
+  | { kind: "attester_slashing"; operation: electra.AttesterSlashing }
+  | { kind: "bls_to_execution_change"; operation: capella.SignedBLSToExecutionChange };
+
+export interface OperationSubmitterEvents {
+  /** An operation entered the pool (gossip publishes it to the network). */
+  accepted: (op: AcceptedOperation) => void;
+}
+
 /** Validates operations against a state and adds the valid ones to the pool. */
-export class OperationSubmitter {
+export class OperationSubmitter extends TypedEmitter<OperationSubmitterEvents> {
   private readonly pool: OpPool;
   private readonly headState: () => CachedBeaconStateElectra;
 
   constructor(pool: OpPool, headState: () => CachedBeaconStateElectra) {
+    super();
     this.pool = pool;
     this.headState = headState;
   }
@@ -59,6 +73,7 @@ export class OperationSubmitter {
       );
     }
     this.pool.addVoluntaryExit(exit);
+    this.emit("accepted", { kind: "voluntary_exit", operation: exit });
   }
 
   proposerSlashing(slashing: phase0.ProposerSlashing): void {
@@ -85,6 +100,7 @@ export class OperationSubmitter {
       fail(errorMessage(err));
     }
     this.pool.addProposerSlashing(slashing);
+    this.emit("accepted", { kind: "proposer_slashing", operation: slashing });
   }
 
   attesterSlashing(slashing: electra.AttesterSlashing): void {
@@ -114,6 +130,7 @@ export class OperationSubmitter {
     );
     if (!slashable) fail("no validator in both attestations can still be slashed");
     this.pool.addAttesterSlashing(slashing);
+    this.emit("accepted", { kind: "attester_slashing", operation: slashing });
   }
 
   blsToExecutionChange(change: capella.SignedBLSToExecutionChange): void {
@@ -135,5 +152,6 @@ export class OperationSubmitter {
     );
     if (!result.valid) fail(errorMessage(result.error));
     this.pool.addBlsToExecutionChange(change);
+    this.emit("accepted", { kind: "bls_to_execution_change", operation: change });
   }
 }

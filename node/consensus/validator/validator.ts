@@ -117,6 +117,11 @@ export class ValidatorClient {
     return this.keys.length;
   }
 
+  /** Where our blocks, attestations, aggregates and sync messages go besides our own chain (gossip). */
+  setPublish(publish: ValidatorPublish | undefined): void {
+    this.m.publish = publish;
+  }
+
   get validatorIndices(): number[] {
     return [...this.byIndex.keys()];
   }
