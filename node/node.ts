@@ -8,9 +8,9 @@ import { type FastifyInstance, fastify } from "fastify";
 import type { DevAccount } from "../genesis/dev-accounts.ts";
 import type { GethGenesis } from "../genesis/types.ts";
 import type { BeaconApiServer } from "./api/beacon/index.ts";
-import type { NetworkInfo } from "./api/beacon/methods/node.ts";
 import { type AuthRpcOptions, type EngineServer, startEngineApi } from "./api/engine/index.ts";
 import { DEFAULT_RPC_OPTIONS, JsonRpc, type RpcContext, type RpcOptions } from "./api/rpc/index.ts";
+import { adminMethods } from "./api/rpc/methods/admin.ts";
 import type { GenesisValidator } from "./consensus/genesis.ts";
 import type { ConsensusLayer } from "./consensus/index.ts";
 import type { ValidatorKey } from "./consensus/validator/validator.ts";
@@ -22,7 +22,8 @@ import type { TxPoolOptions } from "./execution/txpool/pool.ts";
 import { beaconApiMetrics } from "./metrics/beacon-api.ts";
 import { consensusMetricsSink, validatorMetricsSink } from "./metrics/consensus.ts";
 import { createMetrics, type Metrics } from "./metrics/index.ts";
-import type { P2PHost, P2POptions } from "./p2p/host.ts";
+import type { P2POptions } from "./p2p/host.ts";
+import type { Network } from "./p2p/index.ts";
 import { OpenGpuError } from "./utils/errors.ts";
 import type { Logger } from "./utils/logger.ts";
 import { VERSION } from "./version.ts";
@@ -40,6 +41,8 @@ export interface NodeOptions {
     rateLimit: number;
     /** Serve the debug_ namespace (always on for the dev chain). */
     debug: boolean;
+    /** Serve the admin_ namespace (p2p peers). */
+    admin?: boolean;
     options: Partial<RpcOptions>;
   };
   metrics?: { host: string; port: number };
@@ -100,8 +103,8 @@ export class OpenGpuNode {
   readonly beaconApi: BeaconApiServer | undefined;
   /** The authenticated Engine API server, when `authrpc` was given. */
   readonly engineApi: EngineServer | undefined;
-  /** The libp2p host, when the node joined a network (`p2p`). */
-  readonly p2p: P2PHost | undefined;
+  /** The network (libp2p host, gossip, req/resp, sync), when the node joined one (`p2p`). */
+  readonly p2p: Network | undefined;
   /** Where the Engine API's JWT secret lives, when it is served. */
   readonly jwtSecretFile: string | undefined;
   private readonly metricsServer: FastifyInstance | undefined;
@@ -115,7 +118,7 @@ export class OpenGpuNode {
     producer?: DevBlockProducer;
     consensus?: ConsensusLayer;
     beaconApi?: BeaconApiServer;
-    p2p?: P2PHost;
+    p2p?: Network;
     engineApi?: { server: EngineServer; jwtSecretFile: string };
     metricsServer?: FastifyInstance;
     metricsUrl?: string;
@@ -137,7 +140,7 @@ export class OpenGpuNode {
 
   static async start(opts: NodeOptions, logger: Logger): Promise<OpenGpuNode> {
     const metrics = createMetrics({ collectDefault: true });
-    let p2p: P2PHost | undefined;
+    let p2p: Network | undefined;
     const slotMs = opts.genesis?.config.opengpu?.consensus?.secondsPerSlot;
     const el = await ExecutionLayer.open(
       {
@@ -176,6 +179,7 @@ export class OpenGpuNode {
     }
     const namespaces = new Set(DEFAULT_RPC_OPTIONS.namespaces);
     if (opts.dev !== undefined || opts.rpc.debug) namespaces.add("debug");
+    if (opts.rpc.admin === true) namespaces.add("admin");
     const ctx: RpcContext = {
       chain: el.chain,
       pool: el.pool,
@@ -197,8 +201,19 @@ export class OpenGpuNode {
               }
             }
           : undefined,
-      peerCount: () => p2p?.peers.length ?? 0,
-      syncStatus: () => false,
+      peerCount: () => p2p?.host.peers.length ?? 0,
+      // While range sync runs: the EL's block numbers advance one per beacon block, so the
+      // distance to the best peer's head slot bounds the blocks still to come.
+      syncStatus: () => {
+        if (p2p === undefined || !p2p.sync.isSyncing) return false;
+        const { head, target } = p2p.sync.status;
+        const current = el.chain.head.header.number;
+        return {
+          startingBlock: current,
+          currentBlock: current,
+          highestBlock: current + BigInt(target - head),
+        };
+      },
     };
     const rpc = await JsonRpc.start(
       {
@@ -216,7 +231,11 @@ export class OpenGpuNode {
         }),
       },
       ctx,
-      { logger: logger.child({ module: "rpc" }), metrics: metrics.rpc },
+      {
+        logger: logger.child({ module: "rpc" }),
+        metrics: metrics.rpc,
+        providers: { admin: () => adminMethods(() => p2p) },
+      },
     );
     const engineApi =
       opts.authrpc !== undefined
@@ -308,10 +327,10 @@ export class OpenGpuNode {
       });
       const cl = consensus;
       if (opts.p2p !== undefined) {
-        const { P2PHost: Host } = await import("./p2p/host.ts");
-        p2p = await Host.start(
+        const { Network: Net } = await import("./p2p/index.ts");
+        p2p = await Net.start(
           { ...opts.p2p, datadir: opts.datadir },
-          { logger: logger.child({ module: "p2p" }) },
+          { consensus: cl, execution: el, logger, metrics },
         ).catch(async (err: unknown) => {
           // e.g. the p2p port is taken: release everything opened so far before failing.
           await cl.stop();
@@ -328,7 +347,7 @@ export class OpenGpuNode {
         const host = p2p;
         beaconApi = await Server.start(opts.rest, {
           chain: cl.chain,
-          network: host === undefined ? undefined : networkInfo(host),
+          network: host?.info(),
           operations: { pool: cl.ops, submit: cl.submit },
           logger: logger.child({ module: "beacon-api" }),
           metrics: beaconApiMetrics(metrics),
@@ -372,20 +391,6 @@ export class OpenGpuNode {
     await this.el.close();
     this.logger.info("Stopped");
   }
-}
-
-/** The Beacon API's view of the p2p host. */
-function networkInfo(host: P2PHost): NetworkInfo {
-  return {
-    peerId: host.peerId,
-    addresses: () => host.multiaddrs,
-    peers: () =>
-      host.libp2p.getConnections().map((c) => ({
-        peerId: c.remotePeer.toString(),
-        address: c.remoteAddr.toString(),
-        direction: c.direction,
-      })),
-  };
 }
 
 function hexBytes(hex: string): Uint8Array {

@@ -3,8 +3,9 @@
  *
  * Builds one genesis (the devnet definition with V interop validators and a genesis time a few
  * seconds ahead), initializes N datadirs from it, and starts N `opengpu node` processes on
- * 127.0.0.1, each with its own ports and datadir and a contiguous share of the validators; node 0
- * is every other node's bootnode. `DIR/devnet.json` lists each node's JSON-RPC, WebSocket, Beacon
+ * 127.0.0.1, each with its own ports and datadir and a contiguous share of the validators; every
+ * node dials the ones started before it (a full mesh: there is no peer discovery). The admin_
+ * JSON-RPC namespace is on (tests partition the network with admin_banPeer). `DIR/devnet.json` lists each node's JSON-RPC, WebSocket, Beacon
  * API and p2p addresses. Ctrl-C stops them all. Tests start the same devnet through
  * `startDevnet()`.
  *
@@ -32,10 +33,14 @@ export interface DevnetOptions {
   logLevel: string;
   /** Extra arguments for node `i` (tests). */
   extraArgs?: (i: number) => string[];
+  /** Nodes initialized but not started (a test starts them later with `startNode`). */
+  deferred?: number[];
 }
 
 export interface DevnetNode {
   index: number;
+  /** Whether the process runs now. */
+  running: boolean;
   datadir: string;
   rpc: string;
   ws: string;
@@ -55,8 +60,11 @@ export interface Devnet {
   output(i: number): string;
   /** Stops node `i` (SIGTERM, or SIGKILL with `kill: true`); resolves with its exit code or signal. */
   stopNode(i: number, opts?: { kill?: boolean }): Promise<number | string | null>;
-  /** Starts node `i` again on its datadir and ports (after `stopNode`). */
-  restartNode(i: number): Promise<void>;
+  /**
+   * Starts node `i`: a deferred one (fresh ports), or a stopped one again on its datadir and
+   * ports.
+   */
+  startNode(i: number): Promise<DevnetNode>;
   /** Stops every node. */
   stop(): Promise<void>;
 }
@@ -95,7 +103,7 @@ function startProcess(args: string[], onLine?: (text: string) => void): Running 
 function banner(
   r: Running,
   index: number,
-): Promise<Omit<DevnetNode, "index" | "datadir" | "validators" | "pid">> {
+): Promise<Pick<DevnetNode, "rpc" | "ws" | "rest" | "p2p" | "peerId">> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`node ${index} did not start in 60 s:\n${r.output}`)),
@@ -172,6 +180,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       String(ports.p2p),
       "--authrpc.port",
       "0",
+      "--rpc.admin",
       ...(bootnodes.length > 0 ? ["--bootnodes", bootnodes.join(",")] : []),
       "--log.level",
       opts.logLevel,
@@ -180,8 +189,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       ...(opts.extraArgs?.(i) ?? []),
     ];
   };
-  const portsOf: { http: number; ws: number; rest: number; p2p: number }[] = [];
-  const bootnodesOf: string[][] = [];
+  const portsOf: ({ http: number; ws: number; rest: number; p2p: number } | undefined)[] = [];
   const stopAll = async () => {
     await Promise.all(
       processes.map(async (p) => {
@@ -193,28 +201,52 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       }),
     );
   };
+  const deferred = new Set(opts.deferred ?? []);
+  /** Starts node i (ports 0 the first time, its own ports after), every known node as bootnode. */
+  const launch = async (i: number): Promise<DevnetNode> => {
+    const bootnodes = nodes.filter((n) => n !== undefined && n.index !== i && n.p2p !== "").map((n) => n.p2p);
+    const r = startProcess(argsOf(i, portsOf[i] ?? { http: 0, ws: 0, rest: 0, p2p: 0 }, bootnodes));
+    processes[i] = r;
+    const endpoints = await banner(r, i);
+    const port = (url: string) => Number(/:(\d+)(\/|$)/.exec(url)?.[1] ?? 0);
+    portsOf[i] = {
+      http: port(endpoints.rpc),
+      ws: port(endpoints.ws),
+      rest: port(endpoints.rest),
+      p2p: Number(/\/tcp\/(\d+)/.exec(endpoints.p2p)?.[1] ?? 0),
+    };
+    const node: DevnetNode = {
+      index: i,
+      running: true,
+      datadir: datadirs[i],
+      ...endpoints,
+      validators: validatorShare(i, opts.nodes, opts.validators),
+      pid: r.child.pid ?? 0,
+    };
+    nodes[i] = node;
+    void r.exited.then(() => {
+      node.running = false;
+    });
+    return node;
+  };
   try {
     for (let i = 0; i < opts.nodes; i++) {
-      // Port 0 lets each process pick free ports; they are kept for restarts once known.
-      const bootnodes = i === 0 ? [] : [nodes[0].p2p];
-      const r = startProcess(argsOf(i, { http: 0, ws: 0, rest: 0, p2p: 0 }, bootnodes));
-      processes[i] = r;
-      const endpoints = await banner(r, i);
-      const port = (url: string) => Number(/:(\d+)(\/|$)/.exec(url)?.[1] ?? 0);
-      portsOf[i] = {
-        http: port(endpoints.rpc),
-        ws: port(endpoints.ws),
-        rest: port(endpoints.rest),
-        p2p: Number(/\/tcp\/(\d+)/.exec(endpoints.p2p)?.[1] ?? 0),
-      };
-      bootnodesOf[i] = bootnodes;
-      nodes.push({
-        index: i,
-        datadir: datadirs[i],
-        ...endpoints,
-        validators: validatorShare(i, opts.nodes, opts.validators),
-        pid: r.child.pid ?? 0,
-      });
+      if (deferred.has(i)) {
+        nodes[i] = {
+          index: i,
+          running: false,
+          datadir: datadirs[i],
+          rpc: "",
+          ws: "",
+          rest: "",
+          p2p: "",
+          peerId: "",
+          validators: validatorShare(i, opts.nodes, opts.validators),
+          pid: 0,
+        };
+        continue;
+      }
+      await launch(i);
     }
   } catch (err) {
     await stopAll();
@@ -236,12 +268,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       p.child.kill(stopOpts.kill === true ? "SIGKILL" : "SIGTERM");
       return p.exited;
     },
-    async restartNode(i) {
-      const r = startProcess(argsOf(i, portsOf[i], bootnodesOf[i]));
-      processes[i] = r;
-      await banner(r, i);
-      nodes[i].pid = r.child.pid ?? 0;
-    },
+    startNode: launch,
     stop: stopAll,
   };
 }

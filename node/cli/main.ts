@@ -210,7 +210,7 @@ function nodeCommand(): Command {
       }`,
       `JSON-RPC  ${node.rpc.server.httpUrl ?? "-"}   WebSocket ${node.rpc.server.wsUrl ?? "-"}${node.metricsUrl ? `   metrics ${node.metricsUrl}/metrics` : ""}`,
       ...(node.beaconApi !== undefined ? [`Beacon API ${node.beaconApi.url ?? "-"}`] : []),
-      ...(node.p2p !== undefined ? [`P2P       ${node.p2p.multiaddrs.join("  ")}`] : []),
+      ...(node.p2p !== undefined ? [`P2P       ${node.p2p.host.multiaddrs.join("  ")}`] : []),
       ...(node.engineApi !== undefined
         ? [`Engine API ${node.engineApi.url ?? "-"}   JWT secret ${node.jwtSecretFile ?? "-"}`]
         : []),

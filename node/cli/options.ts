@@ -84,6 +84,10 @@ export function addRpcOptions(cmd: Command, defaults: { http: number; ws: number
     .option("--rpc.ratelimit <n>", "requests per second per client address (0 = unlimited)", parseInteger, 0)
     .addOption(bigOption("--rpc.logsrange <blocks>", "most blocks one eth_getLogs may span", 10_000n))
     .option("--rpc.debug", "serve the debug_ namespace (on by default in dev)")
+    .option(
+      "--rpc.admin",
+      "serve the admin_ namespace (peers: list, add, remove, ban); keep it off public ports",
+    )
     .option("--metrics.addr <host>", "Prometheus metrics listen address", "127.0.0.1")
     .option("--metrics.port <port>", "Prometheus metrics port (/metrics); off unless set", parsePort);
 }
@@ -102,6 +106,7 @@ export function rpcOptionsFrom(opts: Record<string, unknown>) {
     corsOrigins: cors,
     rateLimit: opts["rpc.ratelimit"] as number,
     debug: opts["rpc.debug"] === true,
+    admin: opts["rpc.admin"] === true,
     options: {
       gasCap: opts["rpc.gascap"] as bigint,
       evmTimeoutMs: opts["rpc.evmtimeout"] as number,

@@ -196,6 +196,11 @@ export class P2PHost {
     if (peer !== undefined) await this.libp2p.hangUp(peer).catch(() => {});
   }
 
+  /** Lifts a ban; returns whether there was one. */
+  unban(peerId: string): boolean {
+    return this.bans.delete(peerId);
+  }
+
   isBanned(peerId: string): boolean {
     const until = this.bans.get(peerId);
     return until !== undefined && until > Date.now();
