@@ -42,33 +42,42 @@ if (extra.length === 0) {
   check("typecheck", bin("tsc"), ["--noEmit", "-p", "tsconfig.json"]);
 }
 
-const dir = mkdtempSync(join(tmpdir(), "opengpu-test-"));
-const report = join(dir, "vitest.json");
-process.stdout.write("\n== vitest\n");
-const run = spawnSync(
-  bin("vitest"),
-  ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...extra],
-  {
-    stdio: "inherit",
-  },
-);
-let summary: VitestJson | undefined;
-try {
-  summary = JSON.parse(readFileSync(report, "utf8")) as VitestJson;
-} catch {
-  summary = undefined;
-}
-rmSync(dir, { recursive: true, force: true });
-if (summary === undefined) {
-  process.stdout.write(`vitest wrote no report (exit ${run.status})\n`);
-  failed++;
-} else {
+/** One vitest run through its JSON reporter; adds its results to the totals. */
+function vitest(label: string, args: string[]): void {
+  const dir = mkdtempSync(join(tmpdir(), "opengpu-test-"));
+  const report = join(dir, "vitest.json");
+  process.stdout.write(`\n== ${label}\n`);
+  const run = spawnSync(
+    bin("vitest"),
+    ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...args],
+    { stdio: "inherit" },
+  );
+  let summary: VitestJson | undefined;
+  try {
+    summary = JSON.parse(readFileSync(report, "utf8")) as VitestJson;
+  } catch {
+    summary = undefined;
+  }
+  rmSync(dir, { recursive: true, force: true });
+  if (summary === undefined) {
+    process.stdout.write(`vitest wrote no report (exit ${run.status})\n`);
+    failed++;
+    return;
+  }
   passed += summary.numPassedTests;
   failed += summary.numFailedTests;
   // A suite that fails to load has no failed tests of its own: count it.
-  const brokenSuites = summary.numFailedTestSuites - (summary.numFailedTests > 0 ? 0 : 0);
-  if (summary.numFailedTests === 0 && (run.status !== 0 || brokenSuites > 0))
-    failed += Math.max(1, brokenSuites);
+  if (summary.numFailedTests === 0 && (run.status !== 0 || summary.numFailedTestSuites > 0))
+    failed += Math.max(1, summary.numFailedTestSuites);
+}
+
+if (extra.length > 0) {
+  vitest("vitest", extra);
+} else {
+  vitest("vitest", ["--exclude", "test/multinode/**"]);
+  // Multi-node tests run several node processes each on the wall clock: one file at a time, so
+  // two devnets never compete for the same cores.
+  vitest("vitest (multi-node, one file at a time)", ["test/multinode", "--no-file-parallelism"]);
 }
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
 process.exit(failed === 0 ? 0 : 1);
