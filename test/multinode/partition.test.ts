@@ -32,7 +32,8 @@ const halves: [number[], number[]] = [
   [2, 3],
 ];
 const otherHalf = (i: number) => (halves[0].includes(i) ? halves[1] : halves[0]);
-const logs = () => devnet.nodes.map((n) => `--- node ${n.index}\n${devnet.output(n.index).slice(-1500)}`).join("\n");
+const logs = () =>
+  devnet.nodes.map((n) => `--- node ${n.index}\n${devnet.output(n.index).slice(-1500)}`).join("\n");
 const epochNow = () => Math.floor(currentSlot(devnet, SLOT_SECONDS) / SLOTS_PER_EPOCH);
 
 beforeAll(async () => {
@@ -54,7 +55,8 @@ afterAll(async () => {
   await devnet?.stop();
   if (dir === undefined) return;
   if (process.env.OPENGPU_TEST_KEEP === "1") {
-    for (const n of devnet?.nodes ?? []) writeFileSync(join(dir, `node-${n.index}.log`), devnet.output(n.index));
+    for (const n of devnet?.nodes ?? [])
+      writeFileSync(join(dir, `node-${n.index}.log`), devnet.output(n.index));
     process.stdout.write(`partition test: devnet kept in ${dir}\n`);
   } else rmSync(dir, { recursive: true, force: true });
 });
@@ -98,7 +100,16 @@ describe("partition of a 4-node devnet into 2+2", () => {
 
     // Votes cast before the split may still justify the split epoch on a branch and finalize a
     // checkpoint from before it: let two epoch boundaries pass, then nothing may finalize.
-    await until(async () => epochNow() >= splitEpoch + 2, 3 * EPOCH_MS);
+    // (Epoch processing runs with a branch's first block of the epoch: wait for every head to
+    // be past the boundary.)
+    await until(
+      async () =>
+        (await Promise.all(devnet.nodes.map(headOf))).every(
+          (h) => Math.floor(h.slot / SLOTS_PER_EPOCH) >= splitEpoch + 2,
+        ),
+      4 * EPOCH_MS,
+      logs,
+    );
     const before = await Promise.all(devnet.nodes.map(finalityOf));
     splitFinalized = Math.max(...before.map((f) => f.finalized.epoch));
     const sampleUntil = Date.now() + 3 * EPOCH_MS + 2_000;
