@@ -47,6 +47,8 @@ export interface DevnetNode {
   rest: string;
   p2p: string;
   peerId: string;
+  /** Prometheus `/metrics` URL, when the node runs with `--metrics.port` (see `extraArgs`). */
+  metrics?: string;
   /** Genesis validator indices this node runs (inclusive). */
   validators: { from: number; to: number };
   pid: number;
@@ -103,7 +105,7 @@ function startProcess(args: string[], onLine?: (text: string) => void): Running 
 function banner(
   r: Running,
   index: number,
-): Promise<Pick<DevnetNode, "rpc" | "ws" | "rest" | "p2p" | "peerId">> {
+): Promise<Pick<DevnetNode, "rpc" | "ws" | "rest" | "p2p" | "peerId" | "metrics">> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`node ${index} did not start in 60 s:\n${r.output}`)),
@@ -116,7 +118,9 @@ function banner(
       if (rpc !== null && rest !== null && p2p !== null) {
         clearTimeout(timer);
         r.child.stdout?.off("data", check);
-        resolve({ rpc: rpc[1], ws: rpc[2], rest: rest[1], p2p: p2p[1], peerId: p2p[2] });
+        // On the JSON-RPC line, so printed by now when the node serves metrics.
+        const metrics = /metrics\s+(http:\/\/\S+\/metrics)/.exec(r.output)?.[1];
+        resolve({ rpc: rpc[1], ws: rpc[2], rest: rest[1], p2p: p2p[1], peerId: p2p[2], metrics });
       }
     };
     r.child.stdout?.on("data", check);
