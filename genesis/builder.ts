@@ -11,7 +11,11 @@
  * (zero-subtree hashes are derived when its root is read), so the account is exactly what
  * deploying it would leave. Genesis validators' stake is its balance, paid out of a named share.
  */
-import { SYSTEM_CONTRACT_ADDRESSES } from "../precompiles/addresses.ts";
+import {
+  NATIVE_CONTRACT_MARKER_CODE,
+  NATIVE_CONTRACTS,
+  SYSTEM_CONTRACT_ADDRESSES,
+} from "../precompiles/addresses.ts";
 import { DEPOSIT_CONTRACT_CODE } from "../precompiles/deposit/index.ts";
 import { deriveDevAccounts } from "./dev-accounts.ts";
 import { GenesisError, GenesisErrorCode } from "./errors.ts";
@@ -226,6 +230,11 @@ export function buildGenesis(spec: OpenGpuGenesis, opts: BuildGenesisOptions = {
     alloc[contract.address] = { balance: "0x0", nonce: "0x1", code: contract.code };
   }
   alloc[SYSTEM_CONTRACT_ADDRESSES.deposit] = { balance: "0x0", nonce: "0x1", code: DEPOSIT_CONTRACT_CODE };
+  // Native system contracts (precompiles/): the account exists with a marker code so that
+  // callers' extcodesize checks pass and their storage is never pruned as an empty account.
+  for (const address of NATIVE_CONTRACTS) {
+    alloc[address] = { balance: "0x0", nonce: "0x1", code: NATIVE_CONTRACT_MARKER_CODE };
+  }
 
   if (typeof spec.allocation !== "object" || spec.allocation === null) {
     throw invalid("allocation", "must name the five shares of the token table");

@@ -27,3 +27,16 @@ export const SYSTEM_CONTRACT_ADDRESSES = {
 } as const;
 
 export type SystemContractName = keyof typeof SYSTEM_CONTRACT_ADDRESSES;
+
+/** Runtime code placed at each native system contract's address at genesis (INVALID opcode). */
+export const NATIVE_CONTRACT_MARKER_CODE = "0xfe";
+
+/**
+ * The system contracts implemented as native precompiles (precompiles/index.ts): their accounts
+ * get the marker code and nonce 1 at genesis.
+ */
+export const NATIVE_CONTRACTS = [
+  SYSTEM_CONTRACT_ADDRESSES.providerRegistry,
+  SYSTEM_CONTRACT_ADDRESSES.modelRegistry,
+  SYSTEM_CONTRACT_ADDRESSES.taskMarket,
+] as const;

@@ -28,7 +28,7 @@ import {
   type Withdrawal,
   type WithdrawalData,
 } from "@ethereumjs/util";
-import { createVM, encodeReceipt, type RunTxResult, runBlock, runTx, type VM } from "@ethereumjs/vm";
+import { encodeReceipt, type RunTxResult, runBlock, runTx, type VM } from "@ethereumjs/vm";
 import { sha256 } from "ethereum-cryptography/sha256";
 import { ONE_OGPU, TOKEN_TABLE } from "../../../genesis/token.ts";
 import { SYSTEM_CONTRACT_ADDRESSES } from "../../../precompiles/addresses.ts";
@@ -47,6 +47,7 @@ import {
   type WithdrawalFunding,
 } from "./system.ts";
 import { validateHeader } from "./validate.ts";
+import { createChainVM } from "./vm.ts";
 
 export interface PayloadAttributes {
   timestamp: bigint;
@@ -210,9 +211,12 @@ export class Executor {
         return blockchain;
       },
     };
-    // A copy: every EVM subscribes to its Common's hardfork events and never unsubscribes, so
-    // sharing ChainConfig's instance would keep every VM ever created alive.
-    return createVM({ common: common.copy(), stateManager: sm, blockchain });
+    return createChainVM({
+      common,
+      stateManager: sm,
+      blockchain,
+      systemContracts: this.config.isOpenGpuNetwork,
+    });
   }
 
   /**

@@ -52,7 +52,7 @@ import {
   toChecksumAddress,
   type WithdrawalData,
 } from "@ethereumjs/util";
-import { createVM, type RunTxResult, runTx, type VM } from "@ethereumjs/vm";
+import { type RunTxResult, runTx, type VM } from "@ethereumjs/vm";
 import { sha256 } from "ethereum-cryptography/sha256";
 import { OpenGpuError } from "../../utils/errors.ts";
 import type { Blockchain } from "../chain/blockchain.ts";
@@ -65,6 +65,7 @@ import { type AccountOverride, applyStateOverride, type BlockOverrides, type Cal
 import { ExecutionTimeoutError, withDeadline } from "./guard.ts";
 import { setInterpreterHooks } from "./log-hooks.ts";
 import { accumulateRequests, applyPreBlockSystemWrites, applyWithdrawals } from "./system.ts";
+import { createChainVM } from "./vm.ts";
 
 /** Most blocks one simulation may span past its base block (geth's maxSimulateBlocks). */
 export const MAX_SIMULATED_BLOCKS = 256n;
@@ -510,8 +511,12 @@ class Simulation {
         return blockchain;
       },
     };
-    // A copy of the shared Common: the EVM subscribes to its events for its whole life.
-    return createVM({ common: common.copy(), stateManager: this.sm, blockchain });
+    return createChainVM({
+      common,
+      stateManager: this.sm,
+      blockchain,
+      systemContracts: this.chain.config.isOpenGpuNetwork,
+    });
   }
 
   private async processBlock(block: PlannedBlock, ctx: BlockContext): Promise<SimBlockResult> {
