@@ -1,0 +1,299 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { Writable } from "node:stream";
+import onnxProto from "onnx-proto";
+import { encodeAbiParameters, keccak256 } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMetrics } from "../../metrics/index.ts";
+import { createLogger, silentLogger } from "../../utils/logger.ts";
+import { int8Model, seededInputs, transformerModel } from "../models/generate.ts";
+import { loadNpmModel, type NpmModel } from "../models/npm-models.ts";
+import { ComputeRuntimeError, ComputeRuntimeErrorCode, isClientFault } from "./errors.ts";
+import { computeRuntimeMetrics } from "./metrics.ts";
+import { compare, DEFAULT_FLOAT_POLICY, EXACT_POLICY, INT8_EXACT_POLICY } from "./policy.ts";
+import { fingerprintHash, type ModelBytes, OnnxRunner, RUNTIME } from "./runner.ts";
+import { type CanonicalTensor, sha256Hex, tensorFromValues, tensorValues } from "./tensor.ts";
+
+const { onnx } = onnxProto;
+
+let cls: NpmModel;
+let runner: OnnxRunner;
+const CLS_INPUT = (): CanonicalTensor[] =>
+  seededInputs([{ name: "x", dtype: "float32", dims: [1, 3, 48, 192] }], 11);
+
+beforeAll(async () => {
+  cls = await loadNpmModel("ocr-cls");
+  runner = new OnnxRunner({ gpu: false, logger: silentLogger() });
+});
+afterAll(async () => {
+  await runner.close();
+});
+
+function capture(): { lines: Record<string, unknown>[]; logger: ReturnType<typeof createLogger> } {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString("utf8").split("\n")) if (line !== "") lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { lines, logger: createLogger({ level: "info", format: "json", destination }) };
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(ComputeRuntimeError);
+    return (err as ComputeRuntimeError).code;
+  }
+  throw new Error("expected a ComputeRuntimeError");
+}
+
+/** A one-node model built inline (for load failures and unsupported outputs). */
+function tinyModel(
+  opType: string,
+  outType: number,
+  attribute: onnxProto.onnx.IAttributeProto[] = [],
+): ModelBytes {
+  const info = (name: string, elemType: number) => ({
+    name,
+    type: { tensorType: { elemType, shape: { dim: [{ dimValue: 2 }] } } },
+  });
+  const bytes = onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: 17 }],
+    graph: {
+      name: "tiny",
+      node: [{ opType, input: ["x"], output: ["y"], attribute }],
+      input: [info("x", onnx.TensorProto.DataType.FLOAT)],
+      output: [info("y", outType)],
+    },
+  }).finish();
+  return { sha256: sha256Hex(bytes), bytes };
+}
+
+describe("OnnxRunner on the real PP-OCR classifier", () => {
+  it("is bitwise reproducible across sessions and runners", async () => {
+    const first = await runner.run(cls, CLS_INPUT());
+    expect(first.cacheHit).toBe(false);
+    expect(first.outputs.map((o) => [o.name, o.dtype, o.dims])).toEqual([
+      ["softmax_0.tmp_0", "float32", [1, 2]],
+    ]);
+    const probs = tensorValues(first.outputs[0]) as Float32Array;
+    expect(probs[0] + probs[1]).toBeCloseTo(1, 5);
+    expect(first.timings.sessionCreateMs).toBeGreaterThan(0);
+    const again = await runner.run(cls, CLS_INPUT());
+    expect(again.cacheHit).toBe(true);
+    expect(again.timings.sessionCreateMs).toBe(0);
+    const other = new OnnxRunner({ gpu: false, logger: silentLogger() });
+    const fresh = await other.run(cls, CLS_INPUT());
+    await other.close();
+    expect(again.commitment).toBe(first.commitment);
+    expect(fresh.commitment).toBe(first.commitment);
+    expect(compare(EXACT_POLICY, first.outputs, fresh.outputs).ok).toBe(true);
+  });
+
+  it("optimization levels 'disabled' and 'all' agree within the tolerance policy, not bitwise", async () => {
+    const all = await runner.run(cls, CLS_INPUT(), { graphOptimizationLevel: "all" });
+    const off = await runner.run(cls, CLS_INPUT(), { graphOptimizationLevel: "disabled" });
+    expect(off.profile.graphOptimizationLevel).toBe("disabled");
+    expect(off.commitment).not.toBe(all.commitment);
+    expect(compare(EXACT_POLICY, all.outputs, off.outputs).ok).toBe(false);
+    const verdict = compare(DEFAULT_FLOAT_POLICY, all.outputs, off.outputs);
+    expect(verdict).toMatchObject({ ok: true });
+    expect(verdict.maxAbsErr).toBeGreaterThan(0);
+    expect(verdict.maxRelErr).toBeLessThan(1e-4);
+  });
+
+  it("the detector's near-zero map differs by kernel noise only, which the default policy accepts", async () => {
+    const det = await loadNpmModel("ocr-det");
+    const input = seededInputs([{ name: "x", dtype: "float32", dims: [1, 3, 64, 64] }], 5);
+    const all = await runner.run(det, input, { graphOptimizationLevel: "all" });
+    const off = await runner.run(det, input, { graphOptimizationLevel: "disabled" });
+    expect(off.commitment).not.toBe(all.commitment);
+    expect(compare(DEFAULT_FLOAT_POLICY, all.outputs, off.outputs).ok).toBe(true);
+  });
+
+  it("a dishonest output scaled by 1.01 fails the tolerance policy", async () => {
+    const honest = await runner.run(cls, CLS_INPUT());
+    const values = Float32Array.from(tensorValues(honest.outputs[0]) as Float32Array, (v) => v * 1.01);
+    const forged = [tensorFromValues(honest.outputs[0].name, "float32", honest.outputs[0].dims, values)];
+    const verdict = compare(DEFAULT_FLOAT_POLICY, honest.outputs, forged);
+    expect(verdict.ok).toBe(false);
+    expect(verdict.reason).toMatch(/beyond/);
+    expect(verdict.maxRelErr).toBeCloseTo(0.01, 4);
+  });
+});
+
+describe("OnnxRunner on generated models", () => {
+  it("a GELU -> tanh transformer fails the tolerance policy; the honest one at another level passes", async () => {
+    const model = transformerModel();
+    const cheat = transformerModel({ gelu: "tanh" });
+    const input = seededInputs(model.inputs, 21, 2);
+    const honest = await runner.run(model, input);
+    const other = await runner.run(model, input, { graphOptimizationLevel: "disabled" });
+    const dishonest = await runner.run(cheat, input);
+    expect(compare(DEFAULT_FLOAT_POLICY, honest.outputs, other.outputs).ok).toBe(true);
+    const verdict = compare(DEFAULT_FLOAT_POLICY, honest.outputs, dishonest.outputs);
+    expect(verdict).toMatchObject({ ok: false, tensor: "hidden" });
+    expect(verdict.maxRelErr).toBeGreaterThan(1e-3);
+  });
+
+  it("the int8 model is bitwise equal across sessions and levels, and computes (x - 128) W exactly", async () => {
+    const model = int8Model();
+    const input = seededInputs(model.inputs, 3, 4);
+    const a = await runner.run(model, input);
+    const other = new OnnxRunner({ gpu: false, logger: silentLogger() });
+    const b = await other.run(model, input, { graphOptimizationLevel: "disabled" });
+    await other.close();
+    expect(b.commitment).toBe(a.commitment);
+    expect(compare(INT8_EXACT_POLICY, a.outputs, b.outputs).ok).toBe(true);
+
+    const graph = onnx.ModelProto.decode(model.bytes).graph!;
+    const raw = graph.initializer!.find((t) => t.name === "fc.weight")!.rawData!;
+    const w = new Int8Array(raw.buffer, raw.byteOffset, raw.length);
+    const x = input[0].data;
+    const expected = new Int32Array(4 * 8);
+    for (let n = 0; n < 4; n++)
+      for (let j = 0; j < 8; j++)
+        for (let k = 0; k < 16; k++) expected[n * 8 + j] += (x[n * 16 + k] - 128) * w[k * 8 + j];
+    const acc = a.outputs.find((o) => o.name === "acc")!;
+    const y = a.outputs.find((o) => o.name === "y")!;
+    expect(Array.from(tensorValues(acc) as Int32Array)).toEqual(Array.from(expected));
+    expect(Array.from(tensorValues(y) as Float32Array)).toEqual(
+      Array.from(expected, (v) => Math.fround(v / 4096)),
+    );
+  });
+});
+
+describe("OnnxRunner errors", () => {
+  it("rejects inputs that do not match the model with INPUT_MISMATCH (a client fault)", async () => {
+    const [x] = CLS_INPUT();
+    const cases: [CanonicalTensor[], RegExp][] = [
+      [[{ ...x, name: "image" }], /no input "image"/],
+      [[], /input "x" is missing/],
+      [[x, { ...x, name: "extra" }], /no input "extra"/],
+      [[x, x], /given twice/],
+      [[{ ...x, dtype: "int32" }], /x is int32, the model takes float32/],
+      [[{ ...x, dims: [3, 48, 192, 1] }], /axis 1 must be 3/],
+      [[{ ...x, dims: [1, 3, 9216] }], /rank 3 \[1,3,9216\], the model takes rank 4 \[\?,3,\?,\?\]/],
+      [[{ ...x, data: x.data.subarray(4) }], /malformed input/],
+    ];
+    for (const [inputs, message] of cases) {
+      const err = await runner.run(cls, inputs).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ComputeRuntimeError);
+      expect(err).toMatchObject({ code: ComputeRuntimeErrorCode.INPUT_MISMATCH });
+      expect((err as Error).message).toMatch(message);
+      expect(isClientFault(err)).toBe(true);
+    }
+  });
+
+  it("reports corrupt or unloadable models as MODEL_LOAD_FAILED, distinct from input errors", async () => {
+    const truncated = cls.bytes.subarray(0, cls.bytes.length >> 1);
+    const broken = { sha256: sha256Hex(truncated), bytes: truncated };
+    expect(await codeOf(runner.run(broken, CLS_INPUT()))).toBe(ComputeRuntimeErrorCode.MODEL_LOAD_FAILED);
+    const garbage = Uint8Array.from({ length: 4096 }, (_, i) => (i * 131) % 251);
+    expect(await codeOf(runner.run({ sha256: sha256Hex(garbage), bytes: garbage }, CLS_INPUT()))).toBe(
+      ComputeRuntimeErrorCode.MODEL_LOAD_FAILED,
+    );
+    // Valid protobuf, but onnxruntime refuses it: an operator that does not exist.
+    const unknownOp = tinyModel("NoSuchOperator", onnx.TensorProto.DataType.FLOAT);
+    const err = await runner.run(unknownOp, []).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ComputeRuntimeErrorCode.MODEL_LOAD_FAILED });
+    expect((err as Error).message).toMatch(/NoSuchOperator/);
+    expect(isClientFault(err)).toBe(true);
+    const half = tinyModel("Cast", onnx.TensorProto.DataType.FLOAT16, [
+      { name: "to", type: onnx.AttributeProto.AttributeType.INT, i: onnx.TensorProto.DataType.FLOAT16 },
+    ]);
+    expect(await codeOf(runner.run(half, []))).toBe(ComputeRuntimeErrorCode.MODEL_UNSUPPORTED);
+  });
+
+  it("refuses bytes that do not hash to the model's name (not a client fault)", async () => {
+    const err = await runner
+      .run({ sha256: `0x${"00".repeat(32)}`, bytes: cls.bytes }, CLS_INPUT())
+      .catch((e) => e);
+    expect(err).toMatchObject({ code: ComputeRuntimeErrorCode.MODEL_HASH_MISMATCH });
+    expect(isClientFault(err)).toBe(false);
+    expect(await codeOf(runner.run({ sha256: "0xabc", bytes: cls.bytes }, CLS_INPUT()))).toBe(
+      ComputeRuntimeErrorCode.INVALID_ARGUMENT,
+    );
+  });
+});
+
+describe("OnnxRunner execution providers and environment", () => {
+  const cudaInstalled = existsSync(
+    join(
+      dirname(createRequire(import.meta.url).resolve("onnxruntime-node")),
+      "..",
+      "bin",
+      "napi-v6",
+      process.platform,
+      process.arch,
+      "libonnxruntime_providers_cuda.so",
+    ),
+  );
+
+  it.skipIf(cudaInstalled)("falls back to CPU with one warn line when CUDA is unavailable", async () => {
+    const { lines, logger } = capture();
+    const gpu = new OnnxRunner({ gpu: true, logger });
+    const a = await gpu.run(cls, CLS_INPUT(), { executionProvider: "cuda" });
+    const b = await gpu.run(cls, CLS_INPUT());
+    expect(await gpu.cudaAvailable()).toBe(false);
+    const fp = await gpu.environmentFingerprint({ executionProvider: "cuda" });
+    await gpu.close();
+    expect(a.profile.executionProvider).toBe("cpu");
+    expect(b.profile.executionProvider).toBe("cpu");
+    expect(fp.executionProvider).toBe("cpu");
+    const warns = lines.filter((l) => l.level === 40);
+    expect(warns).toHaveLength(1);
+    expect(warns[0].msg).toMatch(/^CUDA execution provider unavailable \(.+\): running on CPU$/);
+    const cpu = await runner.run(cls, CLS_INPUT(), { executionProvider: "cpu" });
+    expect(a.commitment).toBe(cpu.commitment);
+  });
+
+  it("fingerprints the environment and hashes it as abi.encode of four strings", async () => {
+    const fp = await runner.environmentFingerprint({ graphOptimizationLevel: "basic" });
+    expect(fp).toMatchObject({ runtime: RUNTIME, executionProvider: "cpu", graphOptimizationLevel: "basic" });
+    expect(RUNTIME).toMatch(/^onnxruntime-node@\d+\.\d+\.\d+$/);
+    expect(fp.device.length).toBeGreaterThan(0);
+    const long = { ...fp, device: "A device name that is longer than thirty-two bytes, with UTF-8: ü" };
+    for (const f of [fp, long]) {
+      const abi = encodeAbiParameters(
+        [{ type: "string" }, { type: "string" }, { type: "string" }, { type: "string" }],
+        [f.runtime, f.executionProvider, f.device, f.graphOptimizationLevel],
+      );
+      expect(fingerprintHash(f)).toBe(keccak256(abi));
+    }
+    const result = await runner.run(cls, CLS_INPUT(), { graphOptimizationLevel: "basic" });
+    expect(result.environment).toEqual(fp);
+  });
+
+  it("counts executions, outcomes and cache hits; evicts least recently used sessions; shares loads", async () => {
+    const metrics = createMetrics();
+    const small = new OnnxRunner({
+      gpu: false,
+      logger: silentLogger(),
+      metrics: computeRuntimeMetrics(metrics),
+      sessionCacheSize: 1,
+    });
+    const int8 = int8Model();
+    const both = await Promise.all([small.run(cls, CLS_INPUT()), small.run(cls, CLS_INPUT())]);
+    expect(both[1].commitment).toBe(both[0].commitment);
+    await small.run(int8, seededInputs(int8.inputs, 1));
+    expect((await small.run(cls, CLS_INPUT())).cacheHit).toBe(false);
+    await small.run(cls, []).catch(() => undefined);
+    await small.close();
+    expect(await codeOf(small.run(cls, CLS_INPUT()))).toBe(ComputeRuntimeErrorCode.CLOSED);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/opengpu_compute_executions_total\{execution_provider="cpu",outcome="success"\} 4/);
+    expect(text).toMatch(
+      /opengpu_compute_executions_total\{execution_provider="cpu",outcome="input_mismatch"\} 1/,
+    );
+    expect(text).toMatch(/opengpu_compute_session_cache_hits_total 1/);
+    expect(text).toMatch(/opengpu_compute_session_cache_misses_total 4/);
+    expect(text).toMatch(/opengpu_compute_session_create_seconds_count\{execution_provider="cpu"\} 3/);
+    expect(text).toMatch(/opengpu_compute_execution_seconds_count\{execution_provider="cpu"\} 4/);
+  });
+});
