@@ -203,6 +203,12 @@ interface SessionEntry {
   evicted: boolean;
 }
 
+interface Acquired {
+  entry: SessionEntry;
+  hit: boolean;
+  createMs: number;
+}
+
 function outcomeOf(err: unknown): string {
   return err instanceof ComputeRuntimeError ? err.code.replace(/^COMPUTE_/, "").toLowerCase() : "error";
 }
@@ -214,7 +220,11 @@ export class OnnxRunner {
   private readonly sessions: LRUCache<string, SessionEntry>;
   private readonly loading = new Map<string, Promise<SessionEntry>>();
   private cuda: Promise<boolean> | undefined;
+  /** The probe's answer once it is in (the run path then resolves profiles without awaiting). */
+  private cudaKnown: boolean | undefined;
+  private readonly fingerprints = new Map<string, EnvironmentFingerprint>();
   private gpuDevice: Promise<string> | undefined;
+  private cpuDevice: string | undefined;
   private closed = false;
 
   constructor(opts: OnnxRunnerOptions) {
@@ -239,7 +249,10 @@ export class OnnxRunner {
   /** Whether the CUDA execution provider works here (probed once; false without `gpu`). */
   cudaAvailable(): Promise<boolean> {
     if (!this.gpu) return Promise.resolve(false);
-    this.cuda ??= this.probeCuda();
+    this.cuda ??= this.probeCuda().then((available) => {
+      this.cudaKnown = available;
+      return available;
+    });
     return this.cuda;
   }
 
@@ -265,13 +278,22 @@ export class OnnxRunner {
     return false;
   }
 
-  private async resolve(partial: Partial<ExecutionProfile>): Promise<ExecutionProfile> {
+  /** The profile as it runs here, or undefined while the CUDA probe it depends on is pending. */
+  private resolveNow(partial: Partial<ExecutionProfile>): ExecutionProfile | undefined {
     const profile = executionProfile({ executionProvider: this.gpu ? "cuda" : "cpu", ...partial });
-    if (profile.executionProvider === "cuda" && !(await this.cudaAvailable())) {
-      if (!this.gpu) this.logger.debug("CUDA profile on a runner without gpu: running on CPU");
-      return { ...profile, executionProvider: "cpu" };
-    }
-    return profile;
+    if (profile.executionProvider !== "cuda") return profile;
+    const available = this.gpu ? this.cudaKnown : false;
+    if (available === undefined) return undefined;
+    if (available) return profile;
+    if (!this.gpu) this.logger.debug("CUDA profile on a runner without gpu: running on CPU");
+    return { ...profile, executionProvider: "cpu" };
+  }
+
+  private async resolve(partial: Partial<ExecutionProfile>): Promise<ExecutionProfile> {
+    const now = this.resolveNow(partial);
+    if (now !== undefined) return now;
+    await this.cudaAvailable();
+    return this.resolveNow(partial)!;
   }
 
   /**
@@ -284,19 +306,26 @@ export class OnnxRunner {
   }
 
   private async fingerprintOf(p: ExecutionProfile): Promise<EnvironmentFingerprint> {
+    const key = `${p.executionProvider}|${p.graphOptimizationLevel}`;
+    const known = this.fingerprints.get(key);
+    if (known !== undefined) return { ...known };
     let device: string;
     if (p.executionProvider === "cuda") {
       this.gpuDevice ??= gpuName();
       device = await this.gpuDevice;
     } else {
-      device = cpus()[0]?.model.trim() || "unknown CPU";
+      // os.cpus() costs ~70 us (it reads every core's times): once per runner.
+      this.cpuDevice ??= cpus()[0]?.model.trim() || "unknown CPU";
+      device = this.cpuDevice;
     }
-    return {
+    const fp: EnvironmentFingerprint = {
       runtime: RUNTIME,
       executionProvider: p.executionProvider,
       device,
       graphOptimizationLevel: p.graphOptimizationLevel,
     };
+    this.fingerprints.set(key, fp);
+    return { ...fp };
   }
 
   /** The model's tensor interface (loads the model under `profile` if it is not cached). */
@@ -316,10 +345,12 @@ export class OnnxRunner {
     inputs: readonly CanonicalTensor[],
     profile: Partial<ExecutionProfile> = {},
   ): Promise<RunResult> {
-    const p = await this.resolve(profile);
+    // The hot path (known provider, cached session, known fingerprint) awaits nothing but the run.
+    const p = this.resolveNow(profile) ?? (await this.resolve(profile));
     let runStarted = 0;
     try {
-      const { entry, hit, createMs } = await this.acquire(model, p);
+      const acquired = this.acquire(model, p);
+      const { entry, hit, createMs } = acquired instanceof Promise ? await acquired : acquired;
       try {
         checkInputs(entry.spec, inputs);
         runStarted = performance.now();
@@ -344,17 +375,20 @@ export class OnnxRunner {
         });
         outputs.sort((a, b) => Buffer.compare(Buffer.from(a.name, "utf8"), Buffer.from(b.name, "utf8")));
         const commitment = outputCommitment(outputs);
+        const known = this.fingerprints.get(`${p.executionProvider}|${p.graphOptimizationLevel}`);
+        const environment = known !== undefined ? { ...known } : await this.fingerprintOf(p);
         const runMs = performance.now() - runStarted;
         this.metrics?.onExecution(p.executionProvider, "success", runMs / 1000);
-        this.logger.debug(
-          { model: model.sha256, ep: p.executionProvider, commitment, runMs, createMs, cacheHit: hit },
-          "Model executed",
-        );
+        if (this.logger.isLevelEnabled("debug"))
+          this.logger.debug(
+            { model: model.sha256, ep: p.executionProvider, commitment, runMs, createMs, cacheHit: hit },
+            "Model executed",
+          );
         return {
           outputs,
           commitment,
           profile: p,
-          environment: await this.fingerprintOf(p),
+          environment,
           cacheHit: hit,
           timings: { sessionCreateMs: createMs, runMs },
         };
@@ -368,10 +402,8 @@ export class OnnxRunner {
     }
   }
 
-  private async acquire(
-    model: ModelBytes,
-    p: ExecutionProfile,
-  ): Promise<{ entry: SessionEntry; hit: boolean; createMs: number }> {
+  /** A session for (model, profile): from the cache synchronously, or a promise of a loaded one. */
+  private acquire(model: ModelBytes, p: ExecutionProfile): Acquired | Promise<Acquired> {
     if (this.closed) throw new ComputeRuntimeError(ComputeRuntimeErrorCode.CLOSED, "the runner is closed");
     if (!isHex32(model.sha256))
       throw new ComputeRuntimeError(
@@ -385,6 +417,10 @@ export class OnnxRunner {
       cached.inFlight++;
       return { entry: cached, hit: true, createMs: 0 };
     }
+    return this.acquireLoaded(model, p, key);
+  }
+
+  private async acquireLoaded(model: ModelBytes, p: ExecutionProfile, key: string): Promise<Acquired> {
     let pending = this.loading.get(key);
     const started = performance.now();
     if (pending === undefined) {

@@ -127,12 +127,14 @@ function invalid(message: string, meta: Record<string, unknown> = {}): ComputeRu
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function nameBytes(name: string): Uint8Array {
   if (typeof name !== "string" || name.length === 0) throw invalid("a tensor name is a non-empty string");
-  const bytes = encoder.encode(name);
   // TextEncoder replaces lone surrogates with U+FFFD; such a name would not round-trip.
-  if (strictDecoder.decode(bytes) !== name)
+  if (LONE_SURROGATE.test(name))
     throw invalid(`tensor name ${JSON.stringify(name)} is not well-formed Unicode`);
+  const bytes = encoder.encode(name);
   if (bytes.length > MAX_NAME_BYTES)
     throw invalid(`tensor name is ${bytes.length} bytes, more than ${MAX_NAME_BYTES}`, { name });
   return bytes;
@@ -146,15 +148,15 @@ export function validateTensor(t: CanonicalTensor): void {
     throw invalid(`tensor ${t.name}: unknown dtype ${String(t.dtype)}`, { name: t.name });
   if (!Array.isArray(t.dims) || t.dims.length > MAX_RANK)
     throw invalid(`tensor ${t.name}: dims must be an array of at most ${MAX_RANK} entries`, { name: t.name });
-  let count = 1n;
+  // A product past 2^53 may lose precision, but it is then larger than any byte length anyway.
+  let expected = ELEMENT_SIZE[t.dtype];
   for (const d of t.dims) {
     if (!Number.isSafeInteger(d) || d < 0)
       throw invalid(`tensor ${t.name}: dim ${String(d)} is not a non-negative integer`, { name: t.name });
-    count *= BigInt(d);
+    expected *= d;
   }
   if (!(t.data instanceof Uint8Array)) throw invalid(`tensor ${t.name}: data must be a Uint8Array`);
-  const expected = count * BigInt(ELEMENT_SIZE[t.dtype]);
-  if (BigInt(t.data.length) !== expected)
+  if (t.data.length !== expected)
     throw invalid(
       `tensor ${t.name}: ${t.dtype} [${t.dims.join(",")}] needs ${expected} data bytes, got ${t.data.length}`,
       { name: t.name },
