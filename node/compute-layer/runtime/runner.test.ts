@@ -210,6 +210,15 @@ describe("OnnxRunner errors", () => {
     expect(await codeOf(runner.run(half, []))).toBe(ComputeRuntimeErrorCode.MODEL_UNSUPPORTED);
   });
 
+  it("reports a model that fails on a well-formed input as EXECUTION_FAILED", async () => {
+    // Width 0 matches the declared [?,3,?,?], but the first convolution cannot run on it.
+    const input = seededInputs([{ name: "x", dtype: "float32", dims: [1, 3, 48, 0] }], 1);
+    const err = await runner.run(cls, input).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ComputeRuntimeErrorCode.EXECUTION_FAILED });
+    expect((err as Error).message).toMatch(/Conv/);
+    expect(isClientFault(err)).toBe(false);
+  });
+
   it("refuses bytes that do not hash to the model's name (not a client fault)", async () => {
     const err = await runner
       .run({ sha256: `0x${"00".repeat(32)}`, bytes: cls.bytes }, CLS_INPUT())
@@ -268,6 +277,12 @@ describe("OnnxRunner execution providers and environment", () => {
     }
     const result = await runner.run(cls, CLS_INPUT(), { graphOptimizationLevel: "basic" });
     expect(result.environment).toEqual(fp);
+    expect(await runner.modelSpec(cls)).toEqual({
+      irVersion: 8,
+      opset: 9,
+      inputs: cls.inputs,
+      outputs: cls.outputs,
+    });
   });
 
   it("counts executions, outcomes and cache hits; evicts least recently used sessions; shares loads", async () => {

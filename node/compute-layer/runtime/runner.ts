@@ -459,7 +459,9 @@ export class OnnxRunner {
         intraOpNumThreads: p.intraOpNumThreads,
         interOpNumThreads: 1,
         executionMode: "sequential",
-        logSeverityLevel: 3,
+        // Fatal only: failures reach the caller as typed errors carrying onnxruntime's message,
+        // rather than as unstructured lines on stderr.
+        logSeverityLevel: 4,
         ...(p.deterministic ? { extra: { session: { use_deterministic_compute: "1" } } } : {}),
       });
     } catch (err) {
