@@ -18,7 +18,7 @@ export interface ComputeParams {
   /** Time the committee has from its draw to settle. */
   verifyWindow: bigint;
   maxCommitteeSize: number;
-  /** Share of the committee's stake a verdict needs (6,667 = 2/3). */
+  /** Share of the committee stake a verdict needs, in basis points (6,666: two of three equal members). */
   quorumBps: number;
   /** Assignments per task (the first and its reassignments, and committee redraws). */
   maxRounds: number;
@@ -49,7 +49,7 @@ export const COMPUTE_PARAMS: Readonly<ComputeParams> = Object.freeze({
   revealWindow: 4n,
   verifyWindow: 60n,
   maxCommitteeSize: 16,
-  quorumBps: 6_667,
+  quorumBps: 6_666,
   maxRounds: 4,
   maxInlineInput: 96 * 1024,
   minFeePerMember: 10n ** 15n,

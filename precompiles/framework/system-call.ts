@@ -96,6 +96,8 @@ export class SystemCall {
   readonly caller: Address;
   /** Wei sent with the call (already credited to `self`). */
   readonly value: bigint;
+  /** Call depth: 0 for a transaction's own call. */
+  readonly depth: number;
   /** Static call or view function: every write is refused. */
   readOnly: boolean;
   readonly block: BlockContext;
@@ -110,6 +112,7 @@ export class SystemCall {
     this.self = self;
     this.caller = frame.caller;
     this.value = frame.value;
+    this.depth = frame.depth;
     this.readOnly = frame.isStatic;
     this.gasLimit = gasLimit;
     this.chainId = chainId;

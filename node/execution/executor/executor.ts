@@ -30,8 +30,10 @@ import {
 } from "@ethereumjs/util";
 import { encodeReceipt, type RunTxResult, runBlock, runTx, type VM } from "@ethereumjs/vm";
 import { sha256 } from "ethereum-cryptography/sha256";
+import { type AbiFunction, decodeAbiParameters, type Hex, toFunctionSelector } from "viem";
 import { ONE_OGPU, TOKEN_TABLE } from "../../../genesis/token.ts";
 import { SYSTEM_CONTRACT_ADDRESSES } from "../../../precompiles/addresses.ts";
+import { TASK_MARKET_ABI } from "../../../precompiles/task-market/abi.ts";
 import type { ChainConfig } from "../chain/config.ts";
 import { fromVmReceipt, logsBloom, type StoredReceipt } from "../chain/receipts.ts";
 import type { BlockStore } from "../chain/store.ts";
@@ -425,6 +427,9 @@ export class Executor {
           continue;
         }
         let result: RunTxResult;
+        // A settlement that fails makes an imported block invalid; the builder leaves it out.
+        const settlement = this.config.isOpenGpuNetwork && isSettlement(tx);
+        if (settlement && !importing) await vm.evm.journal.checkpoint();
         try {
           result = await runTx(vm, {
             tx,
@@ -432,7 +437,12 @@ export class Executor {
             blockGasUsed: gasUsed,
             skipHardForkValidation: true,
           });
+          if (settlement && result.execResult.exceptionError !== undefined) {
+            throw new Error(`settlement failed: ${revertReason(result.execResult.returnValue)}`);
+          }
+          if (settlement && !importing) await vm.evm.journal.commit();
         } catch (err) {
+          if (settlement && !importing) await vm.evm.journal.revert();
           const message = (err as Error).message ?? String(err);
           if (importing)
             invalid(
@@ -548,6 +558,36 @@ export class Executor {
     );
     return { block, receipts: run.receipts, senders: run.senders, requests: run.requests };
   }
+}
+
+const SETTLE_SELECTOR = toFunctionSelector(
+  TASK_MARKET_ABI.find((f) => f.type === "function" && f.name === "settle") as AbiFunction,
+);
+const TASK_MARKET_ADDRESS = createAddressFromString(SYSTEM_CONTRACT_ADDRESSES.taskMarket);
+
+/**
+ * A compute-task settlement: a transaction calling TaskMarket.settle. Block validity requires it
+ * to succeed (docs/decisions/0011-compute-settlement.md).
+ */
+export function isSettlement(tx: TypedTransaction): boolean {
+  return (
+    tx.to?.equals(TASK_MARKET_ADDRESS) === true &&
+    tx.data.length >= 4 &&
+    bytesToHex(tx.data.subarray(0, 4)) === SETTLE_SELECTOR
+  );
+}
+
+/** The reason of a revert's Error(string) data, or a short description. */
+function revertReason(data: Uint8Array): string {
+  if (data.length >= 4 && bytesToHex(data.subarray(0, 4)) === "0x08c379a0") {
+    try {
+      const [reason] = decodeAbiParameters([{ type: "string" }], bytesToHex(data.subarray(4)) as Hex);
+      return reason;
+    } catch {
+      // fall through
+    }
+  }
+  return data.length === 0 ? "reverted" : `reverted with ${bytesToHex(data)}`;
 }
 
 /** Seals `block` with already-signed transaction objects (keeps their cached senders and hashes). */
