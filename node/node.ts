@@ -11,6 +11,7 @@ import type { BeaconApiServer } from "./api/beacon/index.ts";
 import { type AuthRpcOptions, type EngineServer, startEngineApi } from "./api/engine/index.ts";
 import { DEFAULT_RPC_OPTIONS, JsonRpc, type RpcContext, type RpcOptions } from "./api/rpc/index.ts";
 import { adminMethods } from "./api/rpc/methods/admin.ts";
+import { ComputeLayer } from "./compute-layer/index.ts";
 import type { GenesisValidator } from "./consensus/genesis.ts";
 import type { ConsensusLayer } from "./consensus/index.ts";
 import type { ValidatorKey } from "./consensus/validator/validator.ts";
@@ -105,6 +106,8 @@ export class OpenGpuNode {
   readonly engineApi: EngineServer | undefined;
   /** The network (libp2p host, gossip, req/resp, sync), when the node joined one (`p2p`). */
   readonly p2p: Network | undefined;
+  /** The compute layer (tasks, providers, models, blobs). */
+  readonly compute: ComputeLayer;
   /** Where the Engine API's JWT secret lives, when it is served. */
   readonly jwtSecretFile: string | undefined;
   private readonly metricsServer: FastifyInstance | undefined;
@@ -117,6 +120,7 @@ export class OpenGpuNode {
     metrics: Metrics;
     producer?: DevBlockProducer;
     consensus?: ConsensusLayer;
+    compute: ComputeLayer;
     beaconApi?: BeaconApiServer;
     p2p?: Network;
     engineApi?: { server: EngineServer; jwtSecretFile: string };
@@ -130,6 +134,7 @@ export class OpenGpuNode {
     this.producer = parts.producer;
     this.consensus = parts.consensus;
     this.beaconApi = parts.beaconApi;
+    this.compute = parts.compute;
     this.p2p = parts.p2p;
     this.engineApi = parts.engineApi?.server;
     this.jwtSecretFile = parts.engineApi?.jwtSecretFile;
@@ -161,6 +166,7 @@ export class OpenGpuNode {
       },
       { logger, metrics },
     );
+    const compute = new ComputeLayer({ datadir: opts.datadir }, { chain: el.chain, logger });
     let producer: DevBlockProducer | undefined;
     if (opts.dev !== undefined && opts.dev.producer !== false && opts.consensus === undefined) {
       producer = new DevBlockProducer(
@@ -340,6 +346,7 @@ export class OpenGpuNode {
           await el.close();
           throw err;
         });
+        compute.attachNetwork(p2p);
       }
       if (opts.rest !== undefined) {
         // Loaded on demand like the consensus layer (its routes load Lodestar's preset).
@@ -367,6 +374,7 @@ export class OpenGpuNode {
     producer?.start();
     return new OpenGpuNode({
       el,
+      compute,
       rpc,
       metrics,
       producer,
@@ -382,6 +390,7 @@ export class OpenGpuNode {
 
   async stop(): Promise<void> {
     await this.producer?.stop();
+    await this.compute.stop();
     await this.beaconApi?.stop();
     await this.p2p?.stop();
     await this.consensus?.stop();
