@@ -68,6 +68,8 @@ export interface NodeOptions {
   consensus?: NodeConsensusOptions;
   /** Serve the Beacon API (REST) here; only when the consensus layer runs. Port 0 picks one. */
   rest?: { host: string; port: number };
+  /** Compute layer: `gpu` selects the CUDA execution provider where available. */
+  compute?: { gpu?: boolean };
   /** Join the p2p network (libp2p); only with the consensus layer. */
   p2p?: Omit<P2POptions, "datadir">;
 }
@@ -166,7 +168,10 @@ export class OpenGpuNode {
       },
       { logger, metrics },
     );
-    const compute = new ComputeLayer({ datadir: opts.datadir }, { chain: el.chain, logger });
+    const compute = new ComputeLayer(
+      { datadir: opts.datadir, gpu: opts.compute?.gpu, slotSeconds: slotMs ?? 2 },
+      { chain: el.chain, pool: el.pool, logger, metrics },
+    );
     let producer: DevBlockProducer | undefined;
     if (opts.dev !== undefined && opts.dev.producer !== false && opts.consensus === undefined) {
       producer = new DevBlockProducer(

@@ -1,0 +1,545 @@
+/**
+ * A provider agent: the node-side half of a GPU provider (SPEC.md section 4). It follows the
+ * chain's head and, for every task it can serve:
+ *
+ *   TaskSubmitted ─► commitBid (sealed: keccak(id, me, price, salt)) ─► revealBid after commitEnd
+ *   ─► closeAuction after revealEnd (the best revealed bidder pokes; anyone after a grace period)
+ *   TaskAssigned(me) ─► fetch model + input ─► run ONNX ─► put output bytes in the blob store
+ *   ─► commitResult(sha256 of canonical output, environment fingerprint) ─► drawCommittee next block
+ *   CommitteeDrawn(me ∈ committee) ─► fetch output, re-execute, compare by the task's policy
+ *   ─► sign and publish an attestation ─► the first quorum signer aggregates and sends settle
+ *
+ * It never trusts its memory over the chain: logs only say which tasks to look at, every decision
+ * reads the task's current state through the contracts' views, so reorgs and restarts are safe
+ * (sealed-bid salts live in memory: a restart between commit and reveal forfeits that bid).
+ *
+ * `behaviour` injects faults for tests and devnets: "perturb" scales its outputs by 1.05 (a
+ * dishonest executor), "silent" never commits results (a provider that fails its deadline),
+ * "lazy" attests the executor's claim without re-executing (a lazy committee member).
+ */
+
+import { randomBytes } from "node:crypto";
+import { SecretKey } from "@chainsafe/blst";
+import type { Block } from "@ethereumjs/block";
+import { bytesToHex } from "@ethereumjs/util";
+import { decodeEventLog, type Hex } from "viem";
+import { SYSTEM_CONTRACT_ADDRESSES } from "../../../precompiles/addresses.ts";
+import {
+  PROVIDER_REGISTRY_ABI,
+  ProviderStatus,
+  popMessage,
+} from "../../../precompiles/provider-registry/index.ts";
+import {
+  bidCommitment,
+  NO_OUTPUT,
+  TASK_MARKET_ABI,
+  type Task,
+  TaskState,
+  Verdict,
+} from "../../../precompiles/task-market/index.ts";
+import type { Blockchain } from "../../execution/chain/blockchain.ts";
+import type { TxPool } from "../../execution/txpool/pool.ts";
+import { errorMessage } from "../../utils/errors.ts";
+import type { Logger } from "../../utils/logger.ts";
+import type { BlobService } from "../blobs.ts";
+import type { ComputeChainView } from "../chain-view.ts";
+import { signAttestation } from "../committee/attestations.ts";
+import type { ComputeAttestations } from "../committee/service.ts";
+import {
+  compare,
+  type ExecutionProfile,
+  fingerprintHash,
+  isClientFault,
+  type ModelStore,
+  type OnnxRunner,
+  policyFromOnChain,
+} from "../runtime/index.ts";
+import {
+  type CanonicalTensor,
+  decodeCanonical,
+  encodeCanonical,
+  sha256Hex,
+  tensorFromValues,
+  tensorValues,
+} from "../runtime/tensor.ts";
+import { TxSender } from "./tx-sender.ts";
+
+export type ProviderBehaviour = "honest" | "perturb" | "silent" | "lazy";
+
+export interface ProviderAgentOptions {
+  /** The provider's execution-layer account key (pays gas, receives payments). */
+  privateKey: Hex;
+  /** The provider's BLS secret key (32 bytes): signs attestations. */
+  blsSecretKey: Uint8Array;
+  /** Asking price per task, in wei: the agent bids this when a task's max price allows it. */
+  price: bigint;
+  /** Models served (sha256); undefined serves every registered model. */
+  models?: Hex[];
+  /** Tasks executed at once (default 1). */
+  capacity?: number;
+  /** Registers the provider with this stake at start when it is not registered yet. */
+  stake?: bigint;
+  /** GPU description for registration. */
+  gpu?: { device: string; memoryMiB: bigint; executionProvider: string };
+  peerId?: string;
+  profile?: Partial<ExecutionProfile>;
+  behaviour?: ProviderBehaviour;
+}
+
+export interface ProviderAgentModules {
+  chain: Blockchain;
+  pool: TxPool;
+  view: ComputeChainView;
+  blobs: BlobService;
+  runner: OnnxRunner;
+  models: ModelStore;
+  attestations: ComputeAttestations;
+  /** Seconds per slot: the next block's timestamp is at least head + this. */
+  slotSeconds: number;
+  logger: Logger;
+}
+
+interface Bid {
+  price: bigint;
+  salt: Hex;
+  revealed: boolean;
+}
+
+const MARKET = SYSTEM_CONTRACT_ADDRESSES.taskMarket as Hex;
+const REGISTRY = SYSTEM_CONTRACT_ADDRESSES.providerRegistry as Hex;
+const TERMINAL = new Set<number>([TaskState.Settled, TaskState.Failed, TaskState.Cancelled]);
+/** Slots after a phase ends before any participant (not just the designated one) pokes. */
+const GRACE_SLOTS = 2n;
+
+const VERDICT_NAMES: Record<number, string> = { 1: "accept", 2: "reject", 3: "invalid-task" };
+const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+export class ProviderAgent {
+  readonly address: Hex;
+  private readonly opts: ProviderAgentOptions;
+  private readonly m: ProviderAgentModules;
+  private readonly sender: TxSender;
+  private readonly bls: SecretKey;
+  private readonly logger: Logger;
+  private readonly tracked = new Set<bigint>();
+  private readonly bids = new Map<bigint, Bid>();
+  /** Jobs (execute / verify) in progress or done, by `${kind}:${id}:${round}`. */
+  private readonly jobs = new Map<string, Promise<void>>();
+  /** Actions already sent, by `${action}:${id}:${round}` → head number when sent. */
+  private readonly sent = new Map<string, bigint>();
+  /** First head timestamp a settle quorum was seen, by `${id}:${round}`. */
+  private readonly quorumSince = new Map<string, bigint>();
+  /** Block number at which we first saw a task Executed (committee draw needs a later block). */
+  private readonly executedSeen = new Map<string, bigint>();
+  private unsubscribe: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private chainId = 0n;
+
+  constructor(opts: ProviderAgentOptions, modules: ProviderAgentModules) {
+    this.opts = opts;
+    this.m = modules;
+    this.sender = new TxSender(opts.privateKey, { chain: modules.chain, pool: modules.pool });
+    this.address = this.sender.address.toString() as Hex;
+    this.bls = SecretKey.fromBytes(opts.blsSecretKey);
+    this.logger = modules.logger.child({ module: "provider", provider: this.address });
+  }
+
+  get behaviour(): ProviderBehaviour {
+    return this.opts.behaviour ?? "honest";
+  }
+
+  async start(): Promise<void> {
+    this.chainId = this.m.chain.config.chainId;
+    // Tasks still open from before a (re)start.
+    const count = await this.m.view.taskCount();
+    for (let id = count > 256n ? count - 255n : 1n; id <= count; id++) this.tracked.add(id);
+    this.unsubscribe = this.m.chain.on("head", (e) => {
+      this.ingest(e.change.added);
+      this.poke();
+    });
+    this.logger.info(
+      { behaviour: this.behaviour, price: this.opts.price.toString() },
+      "Provider agent started",
+    );
+    this.poke();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    await this.running;
+    await Promise.allSettled(this.jobs.values());
+  }
+
+  /** Resolves when the current round of work (if any) is done: tests wait on it. */
+  async idle(): Promise<void> {
+    while (this.running !== undefined) await this.running;
+    await Promise.allSettled(this.jobs.values());
+  }
+
+  /** Runs a pass now (or right after the one in progress). */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.running !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.pass();
+        } catch (err) {
+          this.logger.warn({ err: errorMessage(err) }, "Provider agent pass failed");
+        }
+      } while (this.again && !this.stopped);
+      this.running = undefined;
+    })();
+  }
+
+  /** Reads the task market's logs of newly added blocks: which tasks to look at, inline inputs. */
+  private ingest(blocks: readonly Block[]): void {
+    for (const block of blocks) {
+      const receipts = this.m.chain.store.getReceipts(block.hash()) ?? [];
+      for (const receipt of receipts) {
+        for (const [address, topics, data] of receipt.logs) {
+          if (bytesToHex(address) !== MARKET.toLowerCase()) continue;
+          try {
+            const event = decodeEventLog({
+              abi: TASK_MARKET_ABI,
+              topics: topics.map((t) => bytesToHex(t) as Hex) as [Hex, ...Hex[]],
+              data: bytesToHex(data) as Hex,
+            });
+            const id = (event.args as { taskId?: bigint }).taskId;
+            if (id !== undefined) this.tracked.add(id);
+            if (event.eventName === "TaskSubmitted" && event.args.input !== "0x") {
+              // Inline inputs go to the blob store: this node serves them by hash from now on.
+              const input = Uint8Array.from(Buffer.from(event.args.input.slice(2), "hex"));
+              if (sha256Hex(input) === event.args.inputHash.toLowerCase())
+                void this.m.blobs.put(input).catch(() => {});
+            }
+          } catch {
+            // not one of the market's events
+          }
+        }
+      }
+    }
+  }
+
+  private async pass(): Promise<void> {
+    const status = await this.ensureRegistered();
+    if (status === undefined) return;
+    const head = this.m.chain.head.header;
+    for (const id of [...this.tracked]) {
+      let task: Task;
+      try {
+        task = await this.m.view.task(id);
+      } catch {
+        this.tracked.delete(id);
+        continue;
+      }
+      if (TERMINAL.has(task.state)) {
+        this.tracked.delete(id);
+        this.bids.delete(id);
+        this.m.attestations.prune(id);
+        continue;
+      }
+      await this.step(task, head.number, head.timestamp, status).catch((err: unknown) =>
+        this.logger.debug({ task: id.toString(), err: errorMessage(err) }, "Task step failed"),
+      );
+    }
+  }
+
+  /** Registration status; registers first when asked to and not registered. */
+  private async ensureRegistered(): Promise<number | undefined> {
+    let status: number = ProviderStatus.None;
+    try {
+      status = (await this.m.view.provider(this.address)).status;
+    } catch {
+      status = ProviderStatus.None;
+    }
+    if (status !== ProviderStatus.None) return status;
+    if (this.opts.stake === undefined || this.sent.has("register")) return undefined;
+    const pubkey = this.bls.toPublicKey().toBytes();
+    const pop = this.bls.sign(popMessage(this.chainId, this.address, pubkey)).toBytes();
+    await this.act("register", () =>
+      this.sender.send(
+        REGISTRY,
+        PROVIDER_REGISTRY_ABI,
+        "register",
+        [
+          bytesToHex(pubkey),
+          bytesToHex(pop),
+          this.opts.gpu ?? { device: "cpu", memoryMiB: 0n, executionProvider: "cpu" },
+          this.opts.models ?? [],
+          this.opts.price,
+          this.opts.peerId ?? "",
+        ],
+        this.opts.stake,
+      ),
+    );
+    return undefined;
+  }
+
+  /** Sends an action once (per key); failures are logged and retried on a later head. */
+  private async act(key: string, send: () => Promise<Hex>): Promise<void> {
+    if (this.sent.has(key)) return;
+    try {
+      const hash = await send();
+      this.sent.set(key, this.m.chain.head.header.number);
+      this.logger.debug({ action: key, tx: hash }, "Sent");
+    } catch (err) {
+      this.logger.debug({ action: key, err: errorMessage(err) }, "Action not sent");
+    }
+  }
+
+  private serves(model: Hex): boolean {
+    return this.opts.models === undefined || this.opts.models.some((m) => same(m, model));
+  }
+
+  private activeJobs(): number {
+    let n = 0;
+    for (const key of this.jobs.keys())
+      if (key.startsWith("execute:") && !this.sent.has(`result:${key.slice(8)}`)) n++;
+    return n;
+  }
+
+  private async step(task: Task, headNumber: bigint, now: bigint, status: number): Promise<void> {
+    const id = task.id;
+    const next = now + BigInt(this.m.slotSeconds);
+    const me = this.address;
+    const round = task.round;
+    switch (task.state) {
+      case TaskState.Open:
+      case TaskState.Bidding: {
+        const bid = this.bids.get(id);
+        if (bid === undefined) {
+          if (status !== ProviderStatus.Active || next >= task.commitEnd || same(task.client, me)) return;
+          if (!this.serves(task.model) || this.opts.price > task.maxPrice) return;
+          if (this.activeJobs() >= (this.opts.capacity ?? 1)) return;
+          const salt = bytesToHex(randomBytes(32)) as Hex;
+          this.bids.set(id, { price: this.opts.price, salt, revealed: false });
+          await this.act(`bid:${id}`, () =>
+            this.sender.send(MARKET, TASK_MARKET_ABI, "commitBid", [
+              id,
+              bidCommitment(id, me, this.opts.price, salt),
+            ]),
+          );
+          // Fetch the model early: execution and verification need it.
+          void this.m.models.fetch(task.model, this.m.blobs).catch(() => {});
+          return;
+        }
+        if (!bid.revealed && now >= task.commitEnd && next < task.revealEnd) {
+          await this.act(`reveal:${id}`, () =>
+            this.sender.send(MARKET, TASK_MARKET_ABI, "revealBid", [id, bid.price, bid.salt]),
+          );
+          bid.revealed = this.sent.has(`reveal:${id}`);
+          return;
+        }
+        if (now >= task.revealEnd) {
+          const bids = await this.m.view.bids(id);
+          const best = bids
+            .filter((b) => b.revealed && !b.excluded)
+            .sort((a, b) =>
+              a.price < b.price ? -1 : a.price > b.price ? 1 : Number(a.committedAt - b.committedAt),
+            )[0];
+          const mine = best !== undefined && same(best.provider, me);
+          if (mine || now >= task.revealEnd + GRACE_SLOTS * BigInt(this.m.slotSeconds))
+            await this.act(`close:${id}`, () =>
+              this.sender.send(MARKET, TASK_MARKET_ABI, "closeAuction", [id]),
+            );
+        }
+        return;
+      }
+      case TaskState.Assigned:
+      case TaskState.Reassigned: {
+        if (same(task.provider, me)) {
+          if (this.behaviour === "silent") return;
+          this.job(`execute:${id}:${round}`, () => this.execute(task));
+          return;
+        }
+        // Someone else's assignment: past its deadline, a bidder (the next in line benefits) pokes.
+        if (this.bids.has(id) && now > task.executionDeadline)
+          await this.act(`timeout:${id}:${round}`, () =>
+            this.sender.send(MARKET, TASK_MARKET_ABI, "timeout", [id]),
+          );
+        return;
+      }
+      case TaskState.Executed: {
+        const key = `${id}:${round}`;
+        const seen = this.executedSeen.get(key);
+        if (seen === undefined) {
+          this.executedSeen.set(key, headNumber);
+          return;
+        }
+        // The executor wants its committee; anyone may draw it after a grace period.
+        const grace = headNumber > seen + GRACE_SLOTS;
+        if ((same(task.provider, me) && headNumber > seen) || grace)
+          await this.act(`draw:${id}:${round}`, () =>
+            this.sender.send(MARKET, TASK_MARKET_ABI, "drawCommittee", [id]),
+          );
+        return;
+      }
+      case TaskState.Verifying: {
+        const index = task.committee.findIndex((m) => same(m, me));
+        if (index >= 0 && !this.m.attestations.has(id, round, me))
+          this.job(`verify:${id}:${round}`, () => this.verify(task));
+        if (index >= 0) await this.maybeSettle(task, index, now);
+        if (now > task.verifyDeadline && (same(task.provider, me) || index >= 0))
+          await this.act(`vtimeout:${id}:${round}`, () =>
+            this.sender.send(MARKET, TASK_MARKET_ABI, "timeout", [id]),
+          );
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private job(key: string, run: () => Promise<void>): void {
+    if (this.jobs.has(key)) return;
+    const done = run()
+      .catch((err: unknown) => {
+        this.logger.warn({ job: key, err: errorMessage(err) }, "Job failed");
+        // Let a later pass try again.
+        setTimeout(() => this.jobs.delete(key), 1000).unref();
+      })
+      .finally(() => this.poke());
+    this.jobs.set(key, done);
+  }
+
+  private async inputsOf(task: Task): Promise<CanonicalTensor[]> {
+    const bytes = await this.m.blobs.get(task.inputHash.toLowerCase() as Hex);
+    return decodeCanonical(bytes);
+  }
+
+  /** Runs the task's model on its input with this agent's profile. */
+  private async run(task: Task): Promise<{ outputs: CanonicalTensor[]; environment: Hex }> {
+    const model = await this.m.models.fetch(task.model.toLowerCase() as Hex, this.m.blobs);
+    const inputs = await this.inputsOf(task);
+    const result = await this.m.runner.run(model, inputs, this.opts.profile);
+    return { outputs: result.outputs, environment: fingerprintHash(result.environment) };
+  }
+
+  private async execute(task: Task): Promise<void> {
+    const started = performance.now();
+    let commitment: Hex = NO_OUTPUT;
+    let environment = fingerprintHash(await this.m.runner.environmentFingerprint(this.opts.profile));
+    try {
+      const result = await this.run(task);
+      environment = result.environment;
+      const outputs = this.behaviour === "perturb" ? result.outputs.map(perturb) : result.outputs;
+      const bytes = encodeCanonical(outputs);
+      commitment = await this.m.blobs.put(bytes);
+    } catch (err) {
+      // A task that cannot run (model does not load, input does not match its spec) is reported
+      // as such: the committee checks the claim. Anything else is our problem: retry later.
+      if (!isClientFault(err)) throw err;
+      this.logger.info({ task: task.id.toString(), err: errorMessage(err) }, "Task cannot run: reporting it");
+    }
+    await this.act(`result:${task.id}:${task.round}`, () =>
+      this.sender.send(MARKET, TASK_MARKET_ABI, "commitResult", [task.id, commitment, environment]),
+    );
+    this.logger.info(
+      {
+        task: task.id.toString(),
+        round: task.round,
+        commitment,
+        ms: Math.round(performance.now() - started),
+      },
+      "Executed task",
+    );
+  }
+
+  private async verify(task: Task): Promise<void> {
+    const started = performance.now();
+    let verdict: Verdict;
+    if (this.behaviour === "lazy") {
+      // Agrees with whatever the executor claims, without running anything.
+      verdict = task.outputCommitment === NO_OUTPUT ? Verdict.InvalidTask : Verdict.Accept;
+    } else {
+      let reference: CanonicalTensor[] | undefined;
+      try {
+        reference = (await this.run(task)).outputs;
+      } catch (err) {
+        if (!isClientFault(err)) throw err;
+        reference = undefined;
+      }
+      if (reference === undefined) verdict = Verdict.InvalidTask;
+      else if (task.outputCommitment === NO_OUTPUT) verdict = Verdict.Reject;
+      else {
+        let candidate: CanonicalTensor[] | undefined;
+        try {
+          candidate = decodeCanonical(await this.m.blobs.get(task.outputCommitment.toLowerCase() as Hex));
+        } catch (err) {
+          // Not published (yet): try again on a later pass while the verification window lasts.
+          if (this.m.chain.head.header.timestamp + BigInt(4 * this.m.slotSeconds) < task.verifyDeadline)
+            throw err;
+          candidate = undefined;
+        }
+        const result =
+          candidate === undefined ? undefined : compare(policyFromOnChain(task.policy), reference, candidate);
+        verdict = result?.ok === true ? Verdict.Accept : Verdict.Reject;
+        if (result !== undefined && !result.ok)
+          this.logger.info({ task: task.id.toString(), reason: result.reason }, "Result rejected");
+      }
+    }
+    const attestation = signAttestation(this.chainId, task, verdict, this.address, (m) =>
+      this.bls.sign(m).toBytes(),
+    );
+    await this.m.attestations.publish(attestation);
+    this.logger.info(
+      {
+        task: task.id.toString(),
+        round: task.round,
+        verdict: VERDICT_NAMES[verdict],
+        ms: Math.round(performance.now() - started),
+      },
+      "Verified task",
+    );
+  }
+
+  /**
+   * Sends `settle` when a verdict has the quorum: once every member attested, or a couple of
+   * slots after the quorum was first seen (late dissenters are then left out). The member with
+   * the lowest committee index among the quorum's signers sends it; any member after a grace
+   * period.
+   */
+  private async maybeSettle(task: Task, myIndex: number, now: bigint): Promise<void> {
+    const votes = this.m.attestations.votes(task);
+    if (votes.length === 0) return;
+    const stakes = await Promise.all(task.committee.map(async (m) => (await this.m.view.provider(m)).stake));
+    const total = stakes.reduce((a, b) => a + b, 0n);
+    const weight = (signers: bigint) =>
+      stakes.reduce((sum, s, i) => (((signers >> BigInt(i)) & 1n) === 1n ? sum + s : sum), 0n);
+    const quorum = votes.find((v) => weight(v.signers) * 10_000n >= total * 6_666n);
+    if (quorum === undefined) return;
+    const key = `${task.id}:${task.round}`;
+    const since = this.quorumSince.get(key) ?? now;
+    this.quorumSince.set(key, since);
+    const all = this.m.attestations.count(task.id, task.round) === task.committee.length;
+    const slot = BigInt(this.m.slotSeconds);
+    if (!all && now < since + GRACE_SLOTS * slot) return;
+    let first = 0;
+    while (((quorum.signers >> BigInt(first)) & 1n) === 0n) first++;
+    if (first !== myIndex && now < since + 2n * GRACE_SLOTS * slot) return;
+    await this.act(`settle:${key}`, () =>
+      this.sender.send(MARKET, TASK_MARKET_ABI, "settle", [
+        task.id,
+        task.round,
+        votes.map((v) => ({ ...v, verdict: v.verdict })),
+      ]),
+    );
+  }
+}
+
+/** A dishonest executor's change: every float output scaled by 1.05. */
+function perturb(t: CanonicalTensor): CanonicalTensor {
+  if (t.dtype !== "float32" && t.dtype !== "float64") return t;
+  const values = tensorValues(t) as Float32Array | Float64Array;
+  const scaled = t.dtype === "float32" ? new Float32Array(values.length) : new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) scaled[i] = values[i] * 1.05;
+  return tensorFromValues(t.name, t.dtype, t.dims, scaled);
+}

@@ -1,0 +1,261 @@
+/**
+ * Provider agents on a proof-of-stake dev node, with real ONNX models (generated in code) run by
+ * onnxruntime-node: they bid, execute, publish outputs, verify as a committee, aggregate BLS
+ * attestations and settle, with nothing from the test but the client's transactions and the
+ * slot clock. Faulty agents: one perturbs its outputs (slashed, task reassigned), one never
+ * answers (slashed after the deadline, reassigned), one attests without re-executing (slashed
+ * for voting against the quorum); a task whose input does not fit its model slashes the client.
+ */
+import { type Abi, type Hex, parseEventLogs } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ProviderAgent } from "../../node/compute-layer/agent/provider-agent.ts";
+import {
+  type GeneratedModel,
+  mlpModel,
+  seededInputs,
+  transformerModel,
+} from "../../node/compute-layer/models/generate.ts";
+import { onChainTensorSpec } from "../../node/compute-layer/onchain.ts";
+import { encodeCanonical, sha256Hex, tensorFromValues } from "../../node/compute-layer/runtime/tensor.ts";
+import { SYSTEM_CONTRACT_ADDRESSES } from "../../precompiles/addresses.ts";
+import { MODEL_REGISTRY_ABI } from "../../precompiles/model-registry/index.ts";
+import { COMPUTE_PARAMS, SLASH_SPLITS } from "../../precompiles/params.ts";
+import { PROVIDER_REGISTRY_ABI } from "../../precompiles/provider-registry/index.ts";
+import { TASK_MARKET_ABI, TaskState, Verdict } from "../../precompiles/task-market/index.ts";
+import { type DevNodeHandle, startDevNode } from "../helpers/dev-node.ts";
+import { Market, OGPU } from "./market.ts";
+
+const CLIENT = 11;
+const STAKE = 1000n * OGPU;
+const POLICY = { kind: 1, rtolPpb: 1_000_000, atolPpb: 10_000, topK: 1 };
+const bps = (x: bigint, b: number) => (x * BigInt(b)) / 10_000n;
+
+describe("provider agents", () => {
+  let dev: DevNodeHandle;
+  let m: Market;
+  const agents: Record<string, ProviderAgent> = {};
+  const mlp = mlpModel();
+  const transformer = transformerModel();
+  const third = mlpModel({ seed: 99 });
+
+  /** Runs slots (agents act between them) until `done` or `limit` slots. */
+  async function runUntil(done: () => Promise<boolean>, limit = 60): Promise<void> {
+    for (let i = 0; i < limit; i++) {
+      if (await done()) return;
+      await m.nextSlot();
+      await dev.node.compute.idle();
+    }
+    throw new Error(`not done within ${limit} slots`);
+  }
+
+  /** Gas `address` paid in blocks (from, to] (block numbers from eth_blockNumber: viem caches its own). */
+  async function gasPaid(address: Hex, from: bigint, to: bigint): Promise<bigint> {
+    let total = 0n;
+    for (let n = from + 1n; n <= to; n++) {
+      const receipts = await dev.call<{ from: Hex; gasUsed: Hex; effectiveGasPrice: Hex }[]>(
+        "eth_getBlockReceipts",
+        [`0x${n.toString(16)}`],
+      );
+      for (const r of receipts)
+        if (r.from.toLowerCase() === address.toLowerCase())
+          total += BigInt(r.gasUsed) * BigInt(r.effectiveGasPrice);
+    }
+    return total;
+  }
+
+  async function register(model: GeneratedModel): Promise<void> {
+    await dev.node.compute.blobs.put(model.bytes);
+    await m.send(
+      CLIENT,
+      MODEL_REGISTRY_ABI as Abi,
+      SYSTEM_CONTRACT_ADDRESSES.modelRegistry,
+      "registerModel",
+      [
+        model.sha256,
+        BigInt(model.bytes.length),
+        model.name,
+        model.inputs.map(onChainTensorSpec),
+        model.outputs.map(onChainTensorSpec),
+        POLICY,
+      ],
+    );
+  }
+
+  async function submit(
+    model: GeneratedModel,
+    input: Uint8Array,
+    committeeSize: number,
+    deposit = 20n * OGPU,
+  ) {
+    const head = await m.c.public.getBlock();
+    const [r] = await m.sendAll([
+      m.market(
+        CLIENT,
+        "submitTask",
+        [
+          {
+            model: model.sha256,
+            inputHash: sha256Hex(input),
+            input: `0x${Buffer.from(input).toString("hex")}`,
+            maxPrice: 10n * OGPU,
+            biddingWindow: 4n,
+            executionTimeout: 12n,
+            deadline: head.timestamp + 600n,
+            committeeSize,
+            policy: POLICY,
+            payment: { kind: 0, verificationFee: 1n * OGPU },
+          },
+        ],
+        deposit,
+      ),
+    ]);
+    expect(r.status).toBe("success");
+    await dev.node.compute.idle();
+    return parseEventLogs({ abi: TASK_MARKET_ABI, logs: r.logs, eventName: "TaskSubmitted" })[0].args.taskId;
+  }
+
+  const stakeOf = async (a: ProviderAgent) =>
+    (
+      await m.c.public.readContract({
+        address: SYSTEM_CONTRACT_ADDRESSES.providerRegistry,
+        abi: PROVIDER_REGISTRY_ABI,
+        functionName: "getProvider",
+        args: [a.address],
+      })
+    ).stake;
+
+  beforeAll(async () => {
+    dev = await startDevNode({
+      consensus: true,
+      accounts: 12,
+      ...(process.env.OPENGPU_TEST_LOG === "1" ? { logLevel: "info" as const } : {}),
+    });
+    m = new Market(dev);
+    const key = (i: number) => new Uint8Array(32).fill(i + 50);
+    const start = (name: string, account: number, price: bigint, extra: object = {}) =>
+      dev.node.compute
+        .startProvider({
+          privateKey: dev.accounts[account].privateKey,
+          blsSecretKey: key(account),
+          price,
+          stake: STAKE,
+          ...extra,
+        })
+        .then((a) => {
+          agents[name] = a;
+        });
+    // Prices decide who wins: the faulty agents bid lowest on the models they serve.
+    await start("honest", 4, 2n * OGPU);
+    await start("honest2", 5, 3n * OGPU);
+    await start("honest3", 6, 4n * OGPU);
+    await start("lazy", 7, 5n * OGPU, { behaviour: "lazy" });
+    await start("perturb", 8, 1n * OGPU, { behaviour: "perturb", models: [transformer.sha256] });
+    await start("silent", 9, OGPU / 2n, { behaviour: "silent", models: [third.sha256] });
+    // The agents register themselves.
+    await runUntil(
+      async () =>
+        (await m.c.public.readContract({
+          address: SYSTEM_CONTRACT_ADDRESSES.providerRegistry,
+          abi: PROVIDER_REGISTRY_ABI,
+          functionName: "providerCount",
+        })) === 6n,
+      5,
+    );
+    await register(mlp);
+    await register(transformer);
+    await register(third);
+  }, 120_000);
+
+  afterAll(async () => {
+    await dev?.stop();
+  });
+
+  it("executes, verifies and settles an honest task, paying each party exactly", async () => {
+    const startBlock = BigInt(await dev.call<Hex>("eth_blockNumber"));
+    const before = new Map<string, bigint>();
+    for (const [name, a] of Object.entries(agents)) before.set(name, await m.balance(a.address));
+    const clientBefore = await m.balance(CLIENT);
+    const clientFees = m.feeOf(CLIENT);
+    const input = encodeCanonical(seededInputs(mlp.inputs, 1));
+    const id = await submit(mlp, input, 3);
+    await runUntil(async () => (await m.task(id)).state === TaskState.Settled);
+    const task = await m.task(id);
+    expect(task.provider.toLowerCase()).toBe(agents.honest.address.toLowerCase());
+    expect(task.verdict).toBe(Verdict.Accept);
+    expect(task.committee).toHaveLength(3);
+    // The output the committee accepted is the real model's output, stored by content hash.
+    const output = await dev.node.compute.blobs.get(task.outputCommitment.toLowerCase() as Hex);
+    expect(sha256Hex(output)).toBe(task.outputCommitment.toLowerCase());
+    const expected = await dev.node.compute.runner.run(
+      { sha256: mlp.sha256, bytes: mlp.bytes },
+      seededInputs(mlp.inputs, 1),
+    );
+    expect(task.outputCommitment.toLowerCase()).toBe(expected.commitment);
+
+    const endBlock = BigInt(await dev.call<Hex>("eth_blockNumber"));
+    const fee = 1n * OGPU;
+    for (const [name, a] of Object.entries(agents)) {
+      const paid =
+        (await m.balance(a.address)) -
+        (before.get(name) ?? 0n) +
+        (await gasPaid(a.address, startBlock, endBlock));
+      const onCommittee = task.committee.some((c) => c.toLowerCase() === a.address.toLowerCase());
+      const want = (name === "honest" ? task.price : 0n) + (onCommittee ? fee / 3n : 0n);
+      expect(paid, name).toBe(want);
+    }
+    // The fee splits equally among the 3 members; the indivisible wei goes back to the client.
+    expect((await m.balance(CLIENT)) - clientBefore + (m.feeOf(CLIENT) - clientFees)).toBe(
+      -(task.price + (fee / 3n) * 3n),
+    );
+  }, 120_000);
+
+  it("slashes a provider whose output is perturbed, slashes the lazy member, and completes with the next bidder", async () => {
+    const perturbStake = await stakeOf(agents.perturb);
+    const lazyStake = await stakeOf(agents.lazy);
+    const input = encodeCanonical(seededInputs(transformer.inputs, 2, 4));
+    // Every eligible provider sits on the committee, the lazy one included.
+    const id = await submit(transformer, input, 5);
+    await runUntil(async () => (await m.task(id)).state === TaskState.Settled, 90);
+    const logs = await m.c.public.getContractEvents({
+      address: SYSTEM_CONTRACT_ADDRESSES.taskMarket,
+      abi: TASK_MARKET_ABI,
+      eventName: "TaskSettled",
+      args: { taskId: id },
+      fromBlock: 0n,
+    });
+    expect(logs.map((l) => l.args.verdict)).toEqual([Verdict.Reject, Verdict.Accept]);
+    const task = await m.task(id);
+    expect(task.round).toBe(2);
+    expect(task.provider.toLowerCase()).toBe(agents.honest.address.toLowerCase());
+    expect(await stakeOf(agents.perturb)).toBe(
+      perturbStake - bps(perturbStake, COMPUTE_PARAMS.rejectSlashBps),
+    );
+    expect(await stakeOf(agents.lazy)).toBe(lazyStake - bps(lazyStake, COMPUTE_PARAMS.dissentSlashBps));
+  }, 180_000);
+
+  it("slashes a provider that never answers and reassigns the task", async () => {
+    const silentStake = await stakeOf(agents.silent);
+    const input = encodeCanonical(seededInputs(third.inputs, 3));
+    const id = await submit(third, input, 2);
+    await runUntil(async () => (await m.task(id)).state === TaskState.Settled, 90);
+    const task = await m.task(id);
+    expect(task.round).toBe(2);
+    expect(task.provider.toLowerCase()).toBe(agents.honest.address.toLowerCase());
+    expect(await stakeOf(agents.silent)).toBe(silentStake - bps(silentStake, COMPUTE_PARAMS.missSlashBps));
+  }, 180_000);
+
+  it("slashes the client's deposit when its input does not fit the model", async () => {
+    const clientBefore = await m.balance(CLIENT);
+    const clientFees = m.feeOf(CLIENT);
+    const deposit = 20n * OGPU;
+    // The MLP takes x: [batch, 16]; this input has 7 features.
+    const bad = encodeCanonical([tensorFromValues("x", "float32", [1, 7], new Float32Array(7))]);
+    const id = await submit(mlp, bad, 2, deposit);
+    await runUntil(async () => (await m.task(id)).state === TaskState.Failed, 60);
+    const task = await m.task(id);
+    expect(task.verdict).toBe(Verdict.InvalidTask);
+    const slashed = bps(deposit, COMPUTE_PARAMS.invalidTaskSlashBps);
+    expect((await m.balance(CLIENT)) - clientBefore + (m.feeOf(CLIENT) - clientFees)).toBe(-slashed);
+    expect(SLASH_SPLITS.invalidTask.provider).toBeGreaterThan(0);
+  }, 120_000);
+});
