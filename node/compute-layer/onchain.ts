@@ -1,5 +1,5 @@
 /** Conversions between the runtime's model descriptions and the system contracts' ABI structs. */
-import type { Policy, TensorSpec as OnChainTensorSpec } from "../../precompiles/model-registry/index.ts";
+import type { TensorSpec as OnChainTensorSpec, Policy } from "../../precompiles/model-registry/index.ts";
 import type { TensorSpec } from "./runtime/model-spec.ts";
 import { policyToOnChain, type VerificationPolicy } from "./runtime/policy.ts";
 import { DTYPE_CODE } from "./runtime/tensor.ts";
