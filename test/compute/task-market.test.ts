@@ -6,7 +6,18 @@
  * aggregated as the committee does; ONNX execution is not part of this file (the outputs are
  * commitments chosen by the test).
  */
-import { type Abi, type Hex, keccak256, parseEventLogs, type TransactionReceipt, toHex } from "viem";
+import { SecretKey } from "@chainsafe/blst";
+import { buildBlock } from "@ethereumjs/vm";
+import {
+  type Abi,
+  encodeFunctionData,
+  type Hex,
+  hexToBytes,
+  keccak256,
+  parseEventLogs,
+  type TransactionReceipt,
+  toHex,
+} from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_CONTRACT_ADDRESSES } from "../../precompiles/addresses.ts";
 import { COMPUTE_PARAMS, SLASH_SPLITS } from "../../precompiles/params.ts";
@@ -371,6 +382,81 @@ describe("task market", () => {
     expect(await m.reason(KEEPER, abi, market, "closeAuction", [id])).toBe("reveal phase not over");
     expect(await m.reason(KEEPER, abi, market, "getTask", [999n])).toBe("unknown task 999");
     expect(await m.reason(KEEPER, abi, market, "settle", [id, 0, []])).toBe("task is not being verified");
+  }, 60_000);
+
+  it("never puts a forged settlement in a block, and rejects a block that carries one", async () => {
+    const id = await submit();
+    await auction(id, [{ p: p(1), price: 2n * OGPU }]);
+    const verifying = await execute(id, GOOD);
+    // Signed by keys that are not the committee's: the aggregate does not verify.
+    const impostors = verifying.committee.map((_, i) => ({
+      account: -1,
+      address: verifying.committee[i],
+      key: SecretKey.fromKeygen(new Uint8Array(32).fill(200 + i)),
+    }));
+    const forged = m.vote(verifying, impostors, [0, 1, 2], Verdict.Accept);
+    expect(
+      await m.reason(KEEPER, TASK_MARKET_ABI as Abi, SYSTEM_CONTRACT_ADDRESSES.taskMarket, "settle", [
+        id,
+        verifying.round,
+        [forged],
+      ]),
+    ).toBe("invalid aggregate signature for verdict 1");
+    const chain = dev.node.el.chain;
+    const wallet = m.c.wallet(KEEPER);
+    const raw = await wallet.signTransaction({
+      to: SYSTEM_CONTRACT_ADDRESSES.taskMarket,
+      data: encodeFunctionData({
+        abi: TASK_MARKET_ABI,
+        functionName: "settle",
+        args: [id, verifying.round, [forged]],
+      }),
+      gas: 2_000_000n,
+      maxFeePerGas: 10n ** 11n,
+      maxPriorityFeePerGas: 10n ** 9n,
+      nonce: await m.c.public.getTransactionCount({ address: wallet.account.address, blockTag: "pending" }),
+      chain: m.c.chain,
+    });
+    // The node's own block builder leaves it out: the transaction sits in the pool, never mined.
+    const hash = await dev.call<Hex>("eth_sendRawTransaction", [raw]);
+    const before = chain.head.header.number;
+    await m.nextSlot();
+    expect(chain.head.header.number).toBe(before + 1n);
+    expect(await dev.call("eth_getTransactionReceipt", [hash])).toBeNull();
+    expect((await m.task(id)).state).toBe(TaskState.Verifying);
+
+    // A block built elsewhere with the settlement in it (ethereumjs' own block builder, which
+    // includes a reverting transaction like any other) is INVALID on import.
+    const parent = chain.head;
+    const number = parent.header.number + 1n;
+    const timestamp = parent.header.timestamp + 2n;
+    const common = chain.config.commonAt(number, timestamp);
+    const sm = chain.executor.stateAt(parent.header.stateRoot, common);
+    const vm = await chain.executor.vmFor(common, sm, parent.header);
+    const builder = await buildBlock(vm, {
+      parentBlock: parent,
+      headerData: {
+        number,
+        timestamp,
+        gasLimit: parent.header.gasLimit,
+        coinbase: parent.header.coinbase,
+        mixHash: new Uint8Array(32).fill(9),
+        parentBeaconBlockRoot: new Uint8Array(32),
+      },
+      withdrawals: [],
+      blockOpts: { putBlockIntoBlockchain: false },
+    });
+    const tx = dev.node.el.pool.decode(hexToBytes(raw));
+    const result = await builder.addTransaction(tx, { skipHardForkValidation: true });
+    expect(result.execResult.exceptionError).toBeDefined();
+    const { block } = await builder.build();
+    const payload = block.toExecutionPayload() as unknown as Parameters<
+      typeof dev.node.el.engine.newPayloadV4
+    >[0];
+    const status = await dev.node.el.engine.newPayloadV4(payload, [], `0x${"00".repeat(32)}`, []);
+    expect(status.status).toBe("INVALID");
+    expect(status.validationError).toMatch(/settlement failed: invalid aggregate signature/);
+    expect(chain.store.hasBlock(block.hash())).toBe(false);
   }, 60_000);
 
   it("cancels before the award with a full refund", async () => {
