@@ -8,9 +8,13 @@ import { type FastifyInstance, fastify } from "fastify";
 import type { DevAccount } from "../genesis/dev-accounts.ts";
 import type { GethGenesis } from "../genesis/types.ts";
 import type { BeaconApiServer } from "./api/beacon/index.ts";
+import { registerComputeApiMetrics } from "./api/compute/metrics.ts";
+import { ComputeQueries } from "./api/compute/queries.ts";
+import { computeRestRoutes } from "./api/compute/rest.ts";
 import { type AuthRpcOptions, type EngineServer, startEngineApi } from "./api/engine/index.ts";
 import { DEFAULT_RPC_OPTIONS, JsonRpc, type RpcContext, type RpcOptions } from "./api/rpc/index.ts";
 import { adminMethods } from "./api/rpc/methods/admin.ts";
+import { opengpuMethods } from "./api/rpc/methods/opengpu.ts";
 import { ComputeLayer } from "./compute-layer/index.ts";
 import type { GenesisValidator } from "./consensus/genesis.ts";
 import type { ConsensusLayer } from "./consensus/index.ts";
@@ -110,6 +114,8 @@ export class OpenGpuNode {
   readonly p2p: Network | undefined;
   /** The compute layer (tasks, providers, models, blobs). */
   readonly compute: ComputeLayer;
+  /** The compute layer's client-facing reads and blob uploads (opengpu_ JSON-RPC, /opengpu/v1 REST). */
+  readonly computeApi: ComputeQueries;
   /** Where the Engine API's JWT secret lives, when it is served. */
   readonly jwtSecretFile: string | undefined;
   private readonly metricsServer: FastifyInstance | undefined;
@@ -123,6 +129,7 @@ export class OpenGpuNode {
     producer?: DevBlockProducer;
     consensus?: ConsensusLayer;
     compute: ComputeLayer;
+    computeApi: ComputeQueries;
     beaconApi?: BeaconApiServer;
     p2p?: Network;
     engineApi?: { server: EngineServer; jwtSecretFile: string };
@@ -137,6 +144,7 @@ export class OpenGpuNode {
     this.consensus = parts.consensus;
     this.beaconApi = parts.beaconApi;
     this.compute = parts.compute;
+    this.computeApi = parts.computeApi;
     this.p2p = parts.p2p;
     this.engineApi = parts.engineApi?.server;
     this.jwtSecretFile = parts.engineApi?.jwtSecretFile;
@@ -172,6 +180,8 @@ export class OpenGpuNode {
       { datadir: opts.datadir, gpu: opts.compute?.gpu, slotSeconds: slotMs ?? 2 },
       { chain: el.chain, pool: el.pool, logger, metrics },
     );
+    const computeApi = new ComputeQueries({ datadir: opts.datadir }, { compute, chain: el.chain });
+    registerComputeApiMetrics(metrics, computeApi);
     let producer: DevBlockProducer | undefined;
     if (opts.dev !== undefined && opts.dev.producer !== false && opts.consensus === undefined) {
       producer = new DevBlockProducer(
@@ -245,7 +255,7 @@ export class OpenGpuNode {
       {
         logger: logger.child({ module: "rpc" }),
         metrics: metrics.rpc,
-        providers: { admin: () => adminMethods(() => p2p) },
+        providers: { admin: () => adminMethods(() => p2p), opengpu: () => opengpuMethods(computeApi) },
       },
     );
     const engineApi =
@@ -363,6 +373,7 @@ export class OpenGpuNode {
           operations: { pool: cl.ops, submit: cl.submit },
           logger: logger.child({ module: "beacon-api" }),
           metrics: beaconApiMetrics(metrics),
+          routes: computeRestRoutes(computeApi),
         }).catch(async (err: unknown) => {
           // e.g. port 5052 taken: release everything opened so far before failing.
           await host?.stop();
@@ -380,6 +391,7 @@ export class OpenGpuNode {
     return new OpenGpuNode({
       el,
       compute,
+      computeApi,
       rpc,
       metrics,
       producer,
@@ -395,6 +407,7 @@ export class OpenGpuNode {
 
   async stop(): Promise<void> {
     await this.producer?.stop();
+    this.computeApi.close();
     await this.compute.stop();
     await this.beaconApi?.stop();
     await this.p2p?.stop();

@@ -14,6 +14,8 @@
  * Served: `node` (version, syncing, health, identity, peers, peer count), `beacon` (genesis,
  * headers, blocks, block roots, state root / fork / finality checkpoints / validators /
  * balances / committees, the operation pool: exits, slashings, BLS changes), `config` (spec, fork schedule, deposit contract) and `events`.
+ * Beside them, the node mounts further GET routes given in `routes`: the compute layer's REST
+ * API under `/opengpu/v1` (node/api/compute/rest.ts).
  * Other routes answer 404 like any unknown path. Errors are the spec's `{code, message}`:
  * 400 for malformed input (ids, query values), 404 for things that do not exist here.
  *
@@ -29,6 +31,7 @@ import type { OpPool } from "../../consensus/op-pools/op-pool.ts";
 import type { OperationSubmitter } from "../../consensus/op-pools/submit.ts";
 import type { BeaconApiMetrics } from "../../metrics/beacon-api.ts";
 import type { Logger } from "../../utils/logger.ts";
+import type { RestRoute } from "../compute/rest.ts";
 import { ChainView } from "./chain-view.ts";
 import { isEventType, subscribeChainEvents } from "./events.ts";
 import { beaconMethods } from "./methods/beacon.ts";
@@ -50,6 +53,8 @@ export interface BeaconApiModules {
   operations: { pool: OpPool; submit: OperationSubmitter };
   logger: Logger;
   metrics?: BeaconApiMetrics;
+  /** Further GET routes served beside the Beacon API's (the compute REST API, `/opengpu/v1`). */
+  routes?: readonly RestRoute[];
 }
 
 type RouteDefinition<E extends Endpoint> = Parameters<typeof createFastifyRoute<E>>[0];
@@ -134,6 +139,10 @@ export class BeaconApiServer {
     this.register(routes.node.getDefinitions(config), nodeMethods(chain, modules.network));
     this.register(routes.config.getDefinitions(config), configMethods(config));
     this.registerEventStream(chain, metrics);
+    for (const route of modules.routes ?? []) {
+      this.operationIds.set(`GET ${route.url}`, route.id);
+      app.get(route.url, route.handler);
+    }
   }
 
   static async start(opts: BeaconApiOptions, modules: BeaconApiModules): Promise<BeaconApiServer> {

@@ -23,7 +23,7 @@ export interface RpcOptions {
   filterTimeoutMs: number;
   /** Transaction fee cap for eth_sendTransaction / eth_sendRawTransaction in wei (geth --rpc.txfeecap); 0 = none. */
   txFeeCap: bigint;
-  /** Namespaces served (eth, net, web3, txpool, debug, engine is separate). */
+  /** Namespaces served (eth, net, web3, txpool, opengpu, debug, admin; engine is separate). */
   namespaces: Set<string>;
 }
 
@@ -34,7 +34,7 @@ export const DEFAULT_RPC_OPTIONS: RpcOptions = {
   logsMaxResults: 10_000,
   filterTimeoutMs: 5 * 60_000,
   txFeeCap: 10n ** 18n * 1000n,
-  namespaces: new Set(["eth", "net", "web3", "txpool"]),
+  namespaces: new Set(["eth", "net", "web3", "txpool", "opengpu"]),
 };
 
 /** Signs transactions for the dev accounts (dev mode's eth_sendTransaction). */

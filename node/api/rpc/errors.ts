@@ -4,6 +4,7 @@
  *   -32700 parse error          -32600 invalid request       -32601 method not found
  *   -32602 invalid params        -32603 internal error        -32000 server error (geth's
  *          catch-all: tx pool rejections, "header not found", ...)
+ *   -32001 resource not found (EIP-1474; opengpu_ lookups of unknown tasks, providers, models)
  *   3      execution reverted (with the revert data)          -32002 request timed out
  *   -32005 limit exceeded (result or range too large, rate limits)
  */
@@ -19,6 +20,7 @@ export const RpcErrorCode = {
   INVALID_PARAMS: -32602,
   INTERNAL: -32603,
   SERVER: -32000,
+  RESOURCE_NOT_FOUND: -32001,
   TIMEOUT: -32002,
   LIMIT_EXCEEDED: -32005,
   EXECUTION_REVERTED: 3,
