@@ -15,6 +15,13 @@ import { errorMessage } from "../utils/errors.ts";
 import type { Logger } from "../utils/logger.ts";
 import { VERSION } from "../version.ts";
 import { registerChainCommands } from "./chain-commands.ts";
+import {
+  addDevProviderOptions,
+  addGpuOption,
+  addProviderOptions,
+  devProviders,
+  providerFrom,
+} from "./compute-options.ts";
 import { registerImportExportCommands } from "./import-export.ts";
 import { registerKeysCommands } from "./keys.ts";
 import {
@@ -60,6 +67,8 @@ function devCommand(): Command {
     .option("--balance <ogpu>", "balance of each dev account in oGPU", "10000")
     .option("--mnemonic <words>", "mnemonic the dev accounts derive from", TEST_MNEMONIC)
     .option("--chain-id <id>", "chain id", parseInteger, 1337);
+  addDevProviderOptions(cmd);
+  addGpuOption(cmd);
   addRpcOptions(cmd, { http: 8545, ws: 8546 });
   addRestOptions(cmd);
   addAuthRpcOptions(cmd);
@@ -114,6 +123,7 @@ function devCommand(): Command {
         txpool: txpoolOptionsFrom(opts),
         authrpc: authRpcOptionsFrom(opts),
         extraData: new TextEncoder().encode("opengpu-dev"),
+        compute: { gpu: opts.gpu === true },
         dev: {
           blockTime,
           automine,
@@ -124,6 +134,11 @@ function devCommand(): Command {
       },
       logger,
     );
+    // Local compute providers (proof of stake only: their auctions and deadlines run on slots).
+    const providers = automine
+      ? []
+      : devProviders(accounts, opts.providers as number, opts.providerPrice as bigint);
+    for (const provider of providers) await node.compute.startProvider(provider);
     const lines = [
       "",
       `OpenGPU dev chain v${VERSION}  chain id ${node.el.chain.config.chainId}  ${
@@ -135,6 +150,11 @@ function devCommand(): Command {
       ...(node.beaconApi !== undefined ? [`Beacon API ${node.beaconApi.url ?? "-"}`] : []),
       ...(node.engineApi !== undefined
         ? [`Engine API ${node.engineApi.url ?? "-"}   JWT secret ${node.jwtSecretFile ?? "-"}`]
+        : []),
+      ...(providers.length > 0
+        ? [
+            `Providers ${node.compute.agents.map((a) => a.address).join(" ")} (staking 1000 oGPU each, bidding ${formatOgpu(opts.providerPrice as bigint)} oGPU)`,
+          ]
         : []),
       `Datadir   ${datadir}${ephemeral ? " (temporary, removed on exit)" : ""}`,
       "",
@@ -173,6 +193,8 @@ function nodeCommand(): Command {
       "also run these genesis validators of a network built on the public interop keys (local devnets only)",
       parseIndexRange,
     );
+  addProviderOptions(cmd);
+  addGpuOption(cmd);
   addRpcOptions(cmd, { http: 8545, ws: 8546 });
   addRestOptions(cmd);
   addP2POptions(cmd);
@@ -185,6 +207,13 @@ function nodeCommand(): Command {
     const externalCl = opts.externalCl === true;
     let consensus: NodeConsensusOptions | undefined;
     if (!externalCl) consensus = await validatorOptions(opts, datadir, logger);
+    const provider = await providerFrom(opts);
+    if (provider !== undefined && externalCl)
+      throw new CommanderError(
+        2,
+        "opengpu.node",
+        "--provider needs the node's own consensus layer (not --external-cl)",
+      );
     // With --external-cl: no block producer; head, safe and finalized move only on
     // forkchoiceUpdated. Otherwise our consensus layer drives the execution layer in-process.
     const node = await OpenGpuNode.start(
@@ -196,10 +225,12 @@ function nodeCommand(): Command {
         p2p: externalCl ? undefined : p2pOptionsFrom(opts),
         txpool: txpoolOptionsFrom(opts),
         authrpc: authRpcOptionsFrom(opts),
+        compute: { gpu: opts.gpu === true },
         consensus,
       },
       logger,
     );
+    if (provider !== undefined) await node.compute.startProvider(provider);
     const cl = node.consensus;
     const lines = [
       "",
@@ -214,6 +245,7 @@ function nodeCommand(): Command {
       ...(node.engineApi !== undefined
         ? [`Engine API ${node.engineApi.url ?? "-"}   JWT secret ${node.jwtSecretFile ?? "-"}`]
         : []),
+      ...(node.compute.agents.length > 0 ? [`Provider  ${node.compute.agents[0].address}`] : []),
       `Datadir   ${datadir}`,
       "",
     ];

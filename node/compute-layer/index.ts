@@ -86,7 +86,7 @@ export class ComputeLayer {
         models: this.models,
         attestations: this.attestations,
         slotSeconds: this.opts.slotSeconds ?? 2,
-        logger: this.logger,
+        logger: this.modules.logger,
       },
     );
     await agent.start();
