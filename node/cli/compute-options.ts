@@ -47,7 +47,7 @@ export function addDevProviderOptions(cmd: Command): Command {
         if (!Number.isSafeInteger(n) || n < 0 || n > 32) throw new InvalidArgumentError("must be 0 to 32");
         return n;
       },
-      1,
+      4,
     )
     .addOption(
       new Option("--provider-price <ogpu>", "price each local provider bids per task")
