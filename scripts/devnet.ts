@@ -10,6 +10,7 @@
  * `startDevnet()`.
  *
  * Flags: --nodes N (default 4), --validators V (default 16), --dir DIR (default a temp dir, kept),
+ *        --providers (each node also runs a staked compute provider),
  *        --slot-time S (seconds, default 2), --genesis-delay S (default 8 + N), --log-level L
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
@@ -17,7 +18,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { devnetDefinition } from "../genesis/index.ts";
+import { SecretKey } from "@chainsafe/blst";
+import { deriveDevAccounts, devnetDefinition, TEST_MNEMONIC } from "../genesis/index.ts";
 
 const REPO = resolve(import.meta.dirname, "..");
 const BIN = join(REPO, "bin/opengpu.js");
@@ -35,6 +37,11 @@ export interface DevnetOptions {
   extraArgs?: (i: number) => string[];
   /** Nodes initialized but not started (a test starts them later with `startNode`). */
   deferred?: number[];
+  /**
+   * Each node also runs a compute provider: node i uses dev account 9 - i (key files in its
+   * datadir), stakes 1,000 oGPU and bids i + 1 oGPU per task.
+   */
+  providers?: boolean;
 }
 
 export interface DevnetNode {
@@ -190,7 +197,30 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       opts.logLevel,
       "--log.format",
       "json",
+      ...(opts.providers === true ? providerArgs(i) : []),
       ...(opts.extraArgs?.(i) ?? []),
+    ];
+  };
+  const devAccounts = deriveDevAccounts(TEST_MNEMONIC, 10);
+  const providerArgs = (i: number): string[] => {
+    const account = devAccounts[devAccounts.length - 1 - i];
+    const keyFile = join(datadirs[i], "provider.key");
+    const blsFile = join(datadirs[i], "provider-bls.key");
+    writeFileSync(keyFile, `${account.privateKey}\n`, { mode: 0o600 });
+    const bls = SecretKey.fromKeygen(
+      new TextEncoder().encode(`opengpu devnet provider ${i}`.padEnd(32, ".")),
+    ).toBytes();
+    writeFileSync(blsFile, `0x${Buffer.from(bls).toString("hex")}\n`, { mode: 0o600 });
+    return [
+      "--provider",
+      "--provider.key-file",
+      keyFile,
+      "--provider.bls-key-file",
+      blsFile,
+      "--provider.stake",
+      "1000",
+      "--provider.price",
+      String(i + 1),
     ];
   };
   const portsOf: ({ http: number; ws: number; rest: number; p2p: number } | undefined)[] = [];
@@ -292,6 +322,7 @@ async function main(): Promise<void> {
     slotSeconds: Number(flag("slot-time", "2")),
     genesisDelay: Number(flag("genesis-delay", String(8 + nodes))),
     logLevel: flag("log-level", "info"),
+    providers: process.argv.includes("--providers"),
   });
   const lines = [
     `OpenGPU devnet: ${devnet.nodes.length} nodes, genesis at ${new Date(devnet.genesisTime * 1000).toISOString()}`,
