@@ -15,7 +15,7 @@ interface IModelRegistry {
     }
 
     /// kind: 0 exact (bitwise output commitment), 1 tolerance
-    /// (|a-b| <= rtol*|b| + atol*max|b| and top-k agreement), 2 int8 exact.
+    /// (|a-b| <= rtol*|b| + atol*max(1, max|b|) and top-k agreement outside near-ties), 2 int8 exact.
     /// rtolPpb / atolPpb in parts per billion; topK 0 = no top-k check, 1 = argmax.
     struct Policy {
         uint8 kind;
