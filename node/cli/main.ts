@@ -41,6 +41,8 @@ import {
   rpcOptionsFrom,
   txpoolOptionsFrom,
 } from "./options.ts";
+import { registerProviderCommands } from "./provider.ts";
+import { registerTaskCommands } from "./task.ts";
 
 /** Resolves when the process is asked to stop (Ctrl-C, SIGTERM). */
 function untilSignal(): Promise<string> {
@@ -330,6 +332,8 @@ export function buildProgram(): Command {
   registerChainCommands(program);
   registerImportExportCommands(program);
   registerKeysCommands(program);
+  registerTaskCommands(program);
+  registerProviderCommands(program);
   return program;
 }
 
