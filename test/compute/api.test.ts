@@ -40,6 +40,8 @@ describe("compute APIs", () => {
   let cancelled: bigint;
   let assigned: bigint;
   let bidding: bigint;
+  /** Block that cancelled `cancelled`. */
+  let cancelBlock: bigint;
 
   const call = <T>(method: string, params: unknown[] = []) => dev.call<T>(method, params);
   const rpcError = async (method: string, params: unknown[]) => {
@@ -203,6 +205,7 @@ describe("compute APIs", () => {
       // The index follows the chain: a cancellation moves the task to Cancelled.
       const [r] = await m.sendAll([m.market(OTHER_CLIENT, "cancelTask", [cancelled])]);
       expect(r.status).toBe("success");
+      cancelBlock = r.blockNumber;
       expect(await ids({ state: "Cancelled" })).toEqual([cancelled]);
       expect(await ids({ state: "Open" })).toEqual([open]);
       expect(await ids({ state: "Bidding" })).toEqual([bidding]);
@@ -541,5 +544,31 @@ describe("compute APIs", () => {
     expect(value("Bidding")).toBe(1);
     expect(value("Open")).toBe(1);
     expect(value("Failed")).toBe(0);
+  });
+
+  it("follows the head back and forth across a reorganisation", async () => {
+    const chain = dev.node.el.chain;
+    const tip = chain.head;
+    const before = chain.store.getBlockByNumber(cancelBlock - 1n);
+    if (before === undefined) throw new Error("no block before the cancellation");
+    const ids = async (state: string) =>
+      (await call<{ tasks: { id: string }[] }>("opengpu_listTasks", [{ state }])).tasks.map((t) =>
+        BigInt(t.id),
+      );
+    const metric = async (state: string) => {
+      const text = await (await fetch(`${dev.node.metricsUrl}/metrics`)).text();
+      return Number(new RegExp(`^opengpu_compute_tasks\\{state="${state}"\\} (\\d+)$`, "m").exec(text)?.[1]);
+    };
+    expect(await ids("Open")).toEqual([open]);
+    // The cancellation's block leaves the canonical chain: the task is open again.
+    await chain.setHead(before.hash());
+    expect(await ids("Open")).toEqual([cancelled, open]);
+    expect(await ids("Cancelled")).toEqual([]);
+    expect(await metric("Cancelled")).toBe(0);
+    expect(await metric("Open")).toBe(2);
+    await chain.setHead(tip.hash());
+    expect(await ids("Open")).toEqual([open]);
+    expect(await ids("Cancelled")).toEqual([cancelled]);
+    expect(await metric("Cancelled")).toBe(1);
   });
 });
