@@ -3,23 +3,42 @@
  * the sha256 of their bytes. One `FileBlobStore` under `<datadir>/blobs` holds them; the p2p
  * blob protocol serves that same store to peers, and `fetch` gets what is missing from
  * connected peers (each answer is checked against the hash before it is kept).
+ *
+ * Recent blobs (what was put, staged or fetched here: a task's input when it is submitted, an
+ * executor's output) are also kept in memory, verified once when they came in, in an LRU of
+ * `cacheBytes` (blobs above a quarter of it are not kept): an agent's execution reads its input
+ * and a committee member its output without touching the disk or hashing them again (for a small
+ * model, reading and re-hashing the input cost as much as the inference). `stage` is `put` for the
+ * hot path: the blob is readable here at once and written to disk (flushed) in the background,
+ * by a worker thread for blobs up to 16 MiB (`BlobWriter`: the main thread runs the models);
+ * `persisted(hash)` resolves once it is on disk (the executor awaits it before committing the
+ * output on chain: peers are served from the disk).
  */
 import { join } from "node:path";
+import { LRUCache } from "lru-cache";
 import type { Network } from "../p2p/index.ts";
 import { type BlobStore, FileBlobStore } from "../p2p/reqresp/blob-store.ts";
 import type { Logger } from "../utils/logger.ts";
+import { BlobWriter } from "./blob-writer.ts";
 import { ComputeError, ComputeErrorCode } from "./chain-view.ts";
 import type { BlobSource } from "./runtime/model-store.ts";
 import { type Hex, isHex32, sha256Hex } from "./runtime/tensor.ts";
 
 export interface BlobServiceOptions {
-  datadir: string;
+  /** Blobs go to a FileBlobStore under `<datadir>/blobs` (the directory the p2p blob protocol serves). */
+  datadir?: string;
+  /** Or to this store instead (e.g. a MemoryBlobStore: tests, nodes that keep nothing on disk). */
+  store?: BlobStore;
   logger: Logger;
   /** Largest blob fetched from a peer (default 512 MiB). */
   maxFetchBytes?: number;
+  /** Bytes of recent blobs kept in memory (default 64 MiB; 0: none). */
+  cacheBytes?: number;
 }
 
 const toBytes = (hash: Hex) => Uint8Array.from(Buffer.from(hash.slice(2), "hex"));
+/** Largest blob written by the worker thread (it is copied into the message). */
+const MAX_WORKER_WRITE = 16 * 1024 * 1024;
 
 export class BlobService implements BlobSource {
   readonly store: BlobStore;
@@ -27,12 +46,37 @@ export class BlobService implements BlobSource {
   private readonly logger: Logger;
   private readonly maxFetchBytes: number;
   private readonly inflight = new Map<Hex, Promise<Uint8Array>>();
+  /** Verified bytes of recent blobs. */
+  private readonly recent: LRUCache<Hex, Uint8Array> | undefined;
+  private readonly maxCachedBlob: number;
+  /** Disk writes of staged blobs still in progress (the bytes stay readable until they end). */
+  private readonly writes = new Map<Hex, { bytes: Uint8Array; done: Promise<void> }>();
+  /** Writes staged blobs to the FileBlobStore off the main thread (none for another store). */
+  private readonly writer: BlobWriter | undefined;
 
   constructor(opts: BlobServiceOptions) {
-    // The same directory the p2p blob protocol serves (node/p2p/index.ts).
-    this.store = new FileBlobStore(join(opts.datadir, "blobs"));
+    if ((opts.datadir === undefined) === (opts.store === undefined))
+      throw new ComputeError(ComputeErrorCode.CALL_FAILED, "give a blob service either datadir or store");
+    if (opts.store !== undefined) this.store = opts.store;
+    else {
+      // The same directory the p2p blob protocol serves (node/p2p/index.ts).
+      const files = new FileBlobStore(join(opts.datadir!, "blobs"));
+      this.store = files;
+      this.writer = new BlobWriter(files.dir, async (hex, bytes) => {
+        await files.put(bytes, toBytes(`0x${hex}`));
+      });
+    }
     this.logger = opts.logger;
     this.maxFetchBytes = opts.maxFetchBytes ?? 512 * 1024 * 1024;
+    const cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
+    this.maxCachedBlob = Math.floor(cacheBytes / 4);
+    this.recent =
+      cacheBytes > 0
+        ? new LRUCache<Hex, Uint8Array>({
+            maxSize: cacheBytes,
+            sizeCalculation: (b) => Math.max(1, b.length),
+          })
+        : undefined;
   }
 
   /** Peers to fetch from (a node without p2p only has its own store). */
@@ -40,24 +84,91 @@ export class BlobService implements BlobSource {
     this.network = network;
   }
 
-  /** Stores `bytes`; returns their sha256. */
+  /** Stores `bytes` (on disk when it resolves); returns their sha256. */
   async put(bytes: Uint8Array): Promise<Hex> {
-    const hash = sha256Hex(bytes);
-    await this.store.put(bytes, toBytes(hash));
+    const hash = this.stage(bytes);
+    await this.persisted(hash);
     return hash;
   }
 
-  /** The local copy, or undefined. */
-  async local(hash: Hex): Promise<Uint8Array | undefined> {
-    check(hash);
-    return this.store.get(toBytes(hash));
+  /**
+   * Stores `bytes` and returns their sha256 at once: readable here (`get`, `local`) from now on,
+   * written to disk in the background (`persisted` says when; a failed write is logged and
+   * reported by `persisted`). Blobs too large for the memory cache are written from `bytes`
+   * itself: leave it unchanged until `persisted` resolves.
+   */
+  stage(bytes: Uint8Array): Hex {
+    const hash = sha256Hex(bytes);
+    if (this.writes.has(hash)) return hash;
+    const copy =
+      this.recent !== undefined && bytes.length <= this.maxCachedBlob ? new Uint8Array(bytes) : bytes;
+    this.remember(hash, copy);
+    const done =
+      this.writer !== undefined && copy.length <= MAX_WORKER_WRITE
+        ? this.writer.write(hash.slice(2), copy)
+        : this.store.put(copy, toBytes(hash)).then(() => undefined);
+    const entry = { bytes: copy, done };
+    this.writes.set(hash, entry);
+    done
+      .catch((err: unknown) =>
+        this.logger.warn({ hash, err: (err as Error).message }, "Could not store a blob"),
+      )
+      .finally(() => {
+        if (this.writes.get(hash) === entry) this.writes.delete(hash);
+      });
+    return hash;
   }
 
-  /** The blob, from the local store or else from a connected peer (then kept locally). */
+  /**
+   * Resolves once the blob is on disk (and so served to peers); throws the disk write's error,
+   * or NOT_FOUND when the blob is neither stored nor staged here.
+   */
+  async persisted(hash: Hex): Promise<void> {
+    check(hash);
+    const pending = this.writes.get(hash);
+    if (pending !== undefined) return pending.done;
+    if (await this.store.has(toBytes(hash))) return;
+    const bytes = this.recent?.get(hash);
+    if (bytes === undefined)
+      throw new ComputeError(ComputeErrorCode.NOT_FOUND, `blob ${hash} is not stored here`);
+    await this.store.put(bytes, toBytes(hash));
+  }
+
+  /** Waits for the writes in progress and stops the writer thread. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.writes.values()].map((w) => w.done));
+    await this.writer?.close();
+  }
+
+  /** Keeps verified bytes in memory (callers never modify what `get` returns). */
+  private remember(hash: Hex, bytes: Uint8Array): void {
+    if (this.recent !== undefined && bytes.length <= this.maxCachedBlob) this.recent.set(hash, bytes);
+  }
+
+  /** The verified bytes in memory (recent or being written), or undefined. */
+  private inMemory(hash: Hex): Uint8Array | undefined {
+    return this.recent?.get(hash) ?? this.writes.get(hash)?.bytes;
+  }
+
+  /** The local copy, or undefined. Do not modify the bytes returned (they may be shared). */
+  async local(hash: Hex): Promise<Uint8Array | undefined> {
+    check(hash);
+    return this.inMemory(hash) ?? this.store.get(toBytes(hash));
+  }
+
+  /**
+   * The blob, from memory, the local store or else from a connected peer (then kept locally).
+   * Do not modify the bytes returned (they may be shared).
+   */
   async get(hash: Hex): Promise<Uint8Array> {
     check(hash);
+    const cached = this.inMemory(hash);
+    if (cached !== undefined) return cached;
     const local = await this.store.get(toBytes(hash));
-    if (local !== undefined && sha256Hex(local) === hash) return local;
+    if (local !== undefined && sha256Hex(local) === hash) {
+      this.remember(hash, local);
+      return local;
+    }
     let pending = this.inflight.get(hash);
     if (pending === undefined) {
       pending = this.fromPeers(hash).finally(() => this.inflight.delete(hash));
@@ -75,6 +186,7 @@ export class BlobService implements BlobSource {
         const bytes = await network?.reqresp.getBlob(peer, toBytes(hash), { maxBytes: this.maxFetchBytes });
         if (bytes === undefined) continue;
         await this.store.put(bytes, toBytes(hash));
+        this.remember(hash, bytes);
         this.logger.debug({ hash, peer: peer.toString(), bytes: bytes.length }, "Fetched blob");
         return bytes;
       } catch (err) {

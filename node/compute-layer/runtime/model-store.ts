@@ -9,8 +9,14 @@
  * the hash on put. This layer adds what a runtime needs on top:
  * - a size limit (MODEL_TOO_LARGE), checked before hashing and on read;
  * - the bytes must parse as an ONNX model (MODEL_LOAD_FAILED / MODEL_UNSUPPORTED, client faults);
- * - the sha256 is checked again on every read, so a file changed on disk is detected
- *   (MODEL_CORRUPT), never run;
+ * - the sha256 is checked again whenever the stored file may have changed, so a file changed on
+ *   disk is detected (MODEL_CORRUPT), never run: verified bytes are kept in memory (an LRU of
+ *   `cacheBytes`) with the blob store's `stamp` of the file (size, inode, modification and change
+ *   times, one synchronous `stat`), and a read whose stamp is unchanged returns them without
+ *   reading and hashing the file again (for a small model that was a millisecond per task, more
+ *   than the inference). File times are coarse, so, as git does with "racily clean" index
+ *   entries, a stamp that changed less than `RACY_MS` before it was taken proves nothing: such a
+ *   model is read and verified again on every read until its stamp is older;
  * - `fetch(sha256)` gets a missing (or corrupt) model from a pluggable `BlobSource` (the p2p
  *   blob protocol, an HTTP mirror, a test double), verifies the hash of what came back
  *   (MODEL_HASH_MISMATCH) and stores it; concurrent fetches of one model share one download.
@@ -19,12 +25,13 @@
  *
  * API:
  * - `interface BlobSource { get(sha256: Hex): Promise<Uint8Array> }`
- * - `interface ModelStoreOptions { dir?, blobs?, maxModelBytes?, source?, logger }`
+ * - `interface ModelStoreOptions { dir?, blobs?, maxModelBytes?, cacheBytes?, source?, logger }`
  * - `DEFAULT_MAX_MODEL_BYTES`
  * - `class ModelStore { has, put, get, fetch }`
  */
 import { join } from "node:path";
-import { type BlobStore, FileBlobStore } from "../../p2p/reqresp/blob-store.ts";
+import { LRUCache } from "lru-cache";
+import { type BlobStamp, type BlobStore, FileBlobStore } from "../../p2p/reqresp/blob-store.ts";
 import type { Logger } from "../../utils/logger.ts";
 import { ComputeRuntimeError, ComputeRuntimeErrorCode } from "./errors.ts";
 import { readModelSpec } from "./model-spec.ts";
@@ -43,10 +50,18 @@ export interface ModelStoreOptions {
   blobs?: BlobStore;
   /** Largest model accepted (default DEFAULT_MAX_MODEL_BYTES). */
   maxModelBytes?: number;
+  /** Bytes of verified models kept in memory (default 256 MiB; 0: none). */
+  cacheBytes?: number;
   /** Default source for `fetch`. */
   source?: BlobSource;
   logger: Logger;
 }
+
+/**
+ * A file changed this recently may change again within the same timestamp tick and keep its
+ * stamp: bytes read from it are not trusted across reads until its stamp is older.
+ */
+const RACY_MS = 2000;
 
 /** 512 MiB: above the largest single-file models a provider is expected to serve. */
 export const DEFAULT_MAX_MODEL_BYTES = 512 * 1024 * 1024;
@@ -66,6 +81,10 @@ export class ModelStore {
   private readonly source: BlobSource | undefined;
   private readonly logger: Logger;
   private readonly fetching = new Map<Hex, Promise<ModelBytes>>();
+  /** Verified model bytes with the stamp of the stored file they were read from. */
+  private readonly verified:
+    | LRUCache<Hex, { hash: Uint8Array; bytes: Uint8Array; stamp: string }>
+    | undefined;
 
   constructor(opts: ModelStoreOptions) {
     if ((opts.dir === undefined) === (opts.blobs === undefined))
@@ -79,6 +98,11 @@ export class ModelStore {
       throw new ComputeRuntimeError(ComputeRuntimeErrorCode.INVALID_ARGUMENT, "maxModelBytes must be >= 1");
     this.source = opts.source;
     this.logger = opts.logger;
+    const cacheBytes = opts.cacheBytes ?? 256 * 1024 * 1024;
+    this.verified =
+      cacheBytes > 0 && this.blobs.stamp !== undefined
+        ? new LRUCache({ maxSize: cacheBytes, sizeCalculation: (v) => Math.max(1, v.bytes.length) })
+        : undefined;
   }
 
   /** Whether a model with this hash is stored (not verified; `get` verifies). */
@@ -116,10 +140,18 @@ export class ModelStore {
 
   /**
    * The stored model, its hash verified; undefined when absent. Throws MODEL_CORRUPT when the
-   * stored bytes no longer hash to `sha256`, MODEL_TOO_LARGE when they exceed the limit.
+   * stored bytes no longer hash to `sha256`, MODEL_TOO_LARGE when they exceed the limit. The
+   * bytes may be shared with other callers: do not modify them.
    */
   async get(sha256: Hex): Promise<ModelBytes | undefined> {
-    const hash = hashBytes(sha256);
+    const known = this.verified?.get(sha256);
+    const hash = known?.hash ?? hashBytes(sha256);
+    let stamp: BlobStamp | undefined;
+    if (this.verified !== undefined) {
+      stamp = this.blobs.stamp?.(hash);
+      if (stamp === undefined) return undefined;
+      if (known?.stamp === stamp.token) return { sha256, bytes: known.bytes };
+    }
     const size = await this.blobs.size(hash);
     if (size === undefined) return undefined;
     this.checkSize(size, `stored model ${sha256}`);
@@ -137,6 +169,11 @@ export class ModelStore {
         { model: sha256, actual },
       );
     }
+    // Stamped before the read: a later change shows as a new stamp (once the stamp is old enough
+    // that a change cannot share its timestamp tick), and is read again.
+    if (stamp !== undefined && (stamp.changedAt === 0 || Date.now() - stamp.changedAt > RACY_MS))
+      this.verified?.set(sha256, { hash, bytes, stamp: stamp.token });
+    else this.verified?.delete(sha256);
     return { sha256, bytes };
   }
 

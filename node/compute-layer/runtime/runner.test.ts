@@ -13,7 +13,15 @@ import { ComputeRuntimeError, ComputeRuntimeErrorCode, isClientFault } from "./e
 import { computeRuntimeMetrics } from "./metrics.ts";
 import { compare, DEFAULT_FLOAT_POLICY, EXACT_POLICY, INT8_EXACT_POLICY } from "./policy.ts";
 import { fingerprintHash, type ModelBytes, OnnxRunner, RUNTIME } from "./runner.ts";
-import { type CanonicalTensor, sha256Hex, tensorFromValues, tensorValues } from "./tensor.ts";
+import {
+  type CanonicalTensor,
+  decodeCanonical,
+  encodeCanonical,
+  outputCommitment,
+  sha256Hex,
+  tensorFromValues,
+  tensorValues,
+} from "./tensor.ts";
 
 const { onnx } = onnxProto;
 
@@ -93,6 +101,26 @@ describe("OnnxRunner on the real PP-OCR classifier", () => {
     expect(again.commitment).toBe(first.commitment);
     expect(fresh.commitment).toBe(first.commitment);
     expect(compare(EXACT_POLICY, first.outputs, fresh.outputs).ok).toBe(true);
+  });
+
+  it("runs on views of canonical bytes: unaligned data copied into reused buffers the outputs never share", async () => {
+    const encoded = encodeCanonical(CLS_INPUT());
+    const views = decodeCanonical(encoded, { copy: false });
+    expect(views[0].data.buffer).toBe(encoded.buffer);
+    expect(views[0].data.byteOffset % 4).not.toBe(0);
+    const fromViews = await runner.run(cls, views);
+    expect(fromViews.commitment).toBe((await runner.run(cls, CLS_INPUT())).commitment);
+    expect(fromViews.commitment).toBe(outputCommitment(fromViews.outputs));
+    // Identity returns its input: each output must still be a buffer of its own.
+    const identity = tinyModel("Identity", onnx.TensorProto.DataType.FLOAT);
+    const input = (a: number, b: number) =>
+      decodeCanonical(encodeCanonical([tensorFromValues("x", "float32", [2], new Float32Array([a, b]))]), {
+        copy: false,
+      });
+    const first = await runner.run(identity, input(1, 2));
+    const second = await runner.run(identity, input(3, 4));
+    expect([...(tensorValues(first.outputs[0]) as Float32Array)]).toEqual([1, 2]);
+    expect([...(tensorValues(second.outputs[0]) as Float32Array)]).toEqual([3, 4]);
   });
 
   it("optimization levels 'disabled' and 'all' agree within the tolerance policy, not bitwise", async () => {

@@ -11,6 +11,10 @@
  *   name the provider actually used. With `gpu: false`, `cuda` profiles run on CPU silently.
  * - Sessions are cached per (model sha256, resolved profile) in an LRU of `sessionCacheSize`
  *   entries; an evicted session is released once its in-flight runs finish.
+ * - Input data not aligned for its element type (views into canonical bytes: data starts
+ *   wherever the header ends) is copied into an aligned buffer reused from run to run (up to
+ *   64 MiB kept), so a run allocates no input memory: a fresh buffer per run costs more in
+ *   garbage collection than the copy itself.
  * - Errors (ComputeRuntimeError): MODEL_HASH_MISMATCH (bytes do not hash to the model's name),
  *   MODEL_LOAD_FAILED / MODEL_UNSUPPORTED (the model cannot run: a client fault),
  *   INPUT_MISMATCH (inputs do not match the model: a client fault), EXECUTION_FAILED, CLOSED.
@@ -43,8 +47,10 @@ import type { ComputeRuntimeMetrics } from "./metrics.ts";
 import { checkInputs, type ModelSpec, readModelSpec } from "./model-spec.ts";
 import {
   type CanonicalTensor,
+  elementSize,
   fromOrtTensor,
   type Hex,
+  isDType,
   isHex32,
   outputCommitment,
   sha256Hex,
@@ -90,7 +96,7 @@ export interface EnvironmentFingerprint {
 export interface RunResult {
   /** Outputs in canonical order (ascending UTF-8 name). */
   outputs: CanonicalTensor[];
-  /** sha256 of the canonical encoding of `outputs`. */
+  /** sha256 of the canonical encoding of `outputs` (computed when first read). */
   commitment: Hex;
   /** The profile as executed: `executionProvider` is the one actually used. */
   profile: ExecutionProfile;
@@ -115,6 +121,8 @@ export interface OnnxRunnerOptions {
 }
 
 const LEVELS: readonly GraphOptimizationLevel[] = ["disabled", "basic", "extended", "all"];
+/** Bytes of idle aligned input buffers kept for reuse. */
+const MAX_SCRATCH_BYTES = 64 * 1024 * 1024;
 
 function badProfile(message: string): ComputeRuntimeError {
   return new ComputeRuntimeError(
@@ -151,10 +159,19 @@ function abiEncodeStrings(values: readonly string[]): Uint8Array {
   return out;
 }
 
+/** Hashes already computed (a host has a handful of environments; ~35 us of JS keccak each). */
+const fingerprintHashes = new Map<string, Hex>();
+
 /** keccak256(abi.encode(string runtime, string executionProvider, string device, string graphOptimizationLevel)), 0x-hex. */
 export function fingerprintHash(fp: EnvironmentFingerprint): Hex {
-  const encoded = abiEncodeStrings([fp.runtime, fp.executionProvider, fp.device, fp.graphOptimizationLevel]);
-  return `0x${Buffer.from(keccak256(encoded)).toString("hex")}`;
+  const fields = [fp.runtime, fp.executionProvider, fp.device, fp.graphOptimizationLevel];
+  const key = fields.join("\u0000");
+  const known = fingerprintHashes.get(key);
+  if (known !== undefined) return known;
+  const hash: Hex = `0x${Buffer.from(keccak256(abiEncodeStrings(fields))).toString("hex")}`;
+  if (fingerprintHashes.size >= 64) fingerprintHashes.clear();
+  fingerprintHashes.set(key, hash);
+  return hash;
 }
 
 /** An Identity model on float32 [1]: loaded with the CUDA provider to see whether it works. */
@@ -226,6 +243,9 @@ export class OnnxRunner {
   private gpuDevice: Promise<string> | undefined;
   private cpuDevice: string | undefined;
   private closed = false;
+  /** Idle aligned input buffers by byte length, and their total size. */
+  private readonly scratch = new Map<number, Uint8Array[]>();
+  private scratchBytes = 0;
 
   constructor(opts: OnnxRunnerOptions) {
     this.gpu = opts.gpu;
@@ -355,38 +375,55 @@ export class OnnxRunner {
         checkInputs(entry.spec, inputs);
         runStarted = performance.now();
         const feeds: Record<string, Tensor> = {};
-        for (const input of inputs) feeds[input.name] = toOrtTensor(input);
+        const borrowed: Uint8Array[] = [];
         let results: InferenceSession.OnnxValueMapType;
         try {
+          for (const input of inputs) feeds[input.name] = this.ortInput(input, borrowed);
           results = await entry.session.run(feeds);
         } catch (err) {
+          if (err instanceof ComputeRuntimeError) throw err;
           throw new ComputeRuntimeError(
             ComputeRuntimeErrorCode.EXECUTION_FAILED,
             `model ${model.sha256} failed to run: ${(err as Error).message}`,
             { model: model.sha256 },
             { cause: err },
           );
+        } finally {
+          // The outputs are new buffers of onnxruntime-node's, never the inputs': those are free.
+          for (const b of borrowed) this.giveBack(b);
         }
+        // The output buffers are ours alone: canonical tensors over them, without a copy.
         const outputs = entry.session.outputNames.map((name) => {
           const value = results[name];
           if (value === undefined)
             throw new ComputeRuntimeError(ComputeRuntimeErrorCode.EXECUTION_FAILED, `output ${name} missing`);
-          return fromOrtTensor(name, value as Tensor);
+          return fromOrtTensor(name, value as Tensor, { copy: false });
         });
         outputs.sort((a, b) => Buffer.compare(Buffer.from(a.name, "utf8"), Buffer.from(b.name, "utf8")));
-        const commitment = outputCommitment(outputs);
+        // Computed when first read (an agent encodes and hashes the outputs when it stores them).
+        let commitment: Hex | undefined;
         const known = this.fingerprints.get(`${p.executionProvider}|${p.graphOptimizationLevel}`);
         const environment = known !== undefined ? { ...known } : await this.fingerprintOf(p);
         const runMs = performance.now() - runStarted;
         this.metrics?.onExecution(p.executionProvider, "success", runMs / 1000);
         if (this.logger.isLevelEnabled("debug"))
           this.logger.debug(
-            { model: model.sha256, ep: p.executionProvider, commitment, runMs, createMs, cacheHit: hit },
+            {
+              model: model.sha256,
+              ep: p.executionProvider,
+              commitment: outputCommitment(outputs),
+              runMs,
+              createMs,
+              cacheHit: hit,
+            },
             "Model executed",
           );
         return {
           outputs,
-          commitment,
+          get commitment(): Hex {
+            commitment ??= outputCommitment(outputs);
+            return commitment;
+          },
           profile: p,
           environment,
           cacheHit: hit,
@@ -400,6 +437,27 @@ export class OnnxRunner {
       this.metrics?.onExecution(p.executionProvider, outcomeOf(err), seconds);
       throw err;
     }
+  }
+
+  /** The onnxruntime tensor of `t`: its own data when aligned, else a reused aligned copy. */
+  private ortInput(t: CanonicalTensor, borrowed: Uint8Array[]): Tensor {
+    // Anything odd goes the plain way, which validates and throws INVALID_TENSOR.
+    if (!isDType(t.dtype) || !(t.data instanceof Uint8Array)) return toOrtTensor(t);
+    if (t.data.byteOffset % elementSize(t.dtype) === 0) return toOrtTensor(t);
+    let copy = this.scratch.get(t.data.length)?.pop();
+    if (copy === undefined) copy = new Uint8Array(t.data.length);
+    else this.scratchBytes -= copy.length;
+    copy.set(t.data);
+    borrowed.push(copy);
+    return toOrtTensor({ ...t, data: copy });
+  }
+
+  private giveBack(buffer: Uint8Array): void {
+    if (this.scratchBytes + buffer.length > MAX_SCRATCH_BYTES) return;
+    const list = this.scratch.get(buffer.length);
+    if (list === undefined) this.scratch.set(buffer.length, [buffer]);
+    else list.push(buffer);
+    this.scratchBytes += buffer.length;
   }
 
   /** A session for (model, profile): from the cache synchronously, or a promise of a loaded one. */

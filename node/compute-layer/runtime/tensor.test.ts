@@ -98,6 +98,11 @@ describe("canonical encoding", () => {
     expect(encodeCanonical(decoded)).toEqual(bytes);
     expect(canonicalHash([...tensors].reverse())).toBe(canonicalHash(tensors));
     expect(decodeCanonical(encodeCanonical([]))).toEqual([]);
+    // Copies by default; views of the bytes with copy: false.
+    expect(decoded.every((t) => t.data.buffer !== bytes.buffer)).toBe(true);
+    const views = decodeCanonical(bytes, { copy: false });
+    expect(views).toEqual(sorted);
+    expect(views.every((t) => t.data.buffer === bytes.buffer)).toBe(true);
   });
 
   it("orders names by UTF-8 bytes, not UTF-16 code units", () => {

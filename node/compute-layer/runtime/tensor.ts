@@ -35,8 +35,8 @@
  *   `isFloatDType(dtype)`
  * - `validateTensor(t)`: throws ComputeRuntimeError INVALID_TENSOR
  * - `tensorFromValues(name, dtype, dims, values)`, `tensorValues(t)`: typed-array views
- * - `toOrtTensor(t)`, `fromOrtTensor(name, tensor)`: onnxruntime-node Tensor conversions
- * - `encodeCanonical(tensors)`, `decodeCanonical(bytes)`
+ * - `toOrtTensor(t)`, `fromOrtTensor(name, tensor, { copy? })`: onnxruntime-node Tensor conversions
+ * - `encodeCanonical(tensors)`, `decodeCanonical(bytes, { copy? })`
  * - `canonicalHash(tensors)`, `outputCommitment(tensors)`: sha256 of the encoding, 0x-hex
  * - `sha256Hex(bytes)`, `isHex32(value)`
  */
@@ -265,14 +265,18 @@ export function toOrtTensor(t: CanonicalTensor): Tensor {
   }
 }
 
-/** The canonical tensor of an onnxruntime-node Tensor (a copy). Throws INVALID_TENSOR for other dtypes. */
-export function fromOrtTensor(name: string, tensor: Tensor): CanonicalTensor {
+/**
+ * The canonical tensor of an onnxruntime-node Tensor: a copy, or with `copy: false` a view of
+ * the tensor's data (for a tensor nobody else holds). Throws INVALID_TENSOR for other dtypes.
+ */
+export function fromOrtTensor(name: string, tensor: Tensor, opts: { copy?: boolean } = {}): CanonicalTensor {
   requireLittleEndianHost();
   const dtype = tensor.type;
   if (!isDType(dtype)) throw invalid(`tensor ${name}: dtype ${dtype} has no canonical form`, { name });
   const values = tensor.data;
   if (!ArrayBuffer.isView(values)) throw invalid(`tensor ${name}: data is not a typed array`, { name });
-  const data = new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice();
+  const view = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const data = opts.copy === false ? view : view.slice();
   const t: CanonicalTensor = { name, dtype, dims: tensor.dims.map(Number), data };
   validateTensor(t);
   return t;
@@ -331,9 +335,12 @@ function malformed(message: string, offset: number): ComputeRuntimeError {
 
 /**
  * Decodes a canonical tensor set, strictly: throws ComputeRuntimeError INVALID_ENCODING for
- * anything `encodeCanonical` would not produce. Returned data are copies.
+ * anything `encodeCanonical` would not produce. Returned data are copies, or with `copy: false`
+ * views of `bytes` (no allocation: for bytes nobody modifies, such as the blob store's; the
+ * runner copies unaligned data into reused buffers).
  */
-export function decodeCanonical(bytes: Uint8Array): CanonicalTensor[] {
+export function decodeCanonical(bytes: Uint8Array, opts: { copy?: boolean } = {}): CanonicalTensor[] {
+  const copy = opts.copy ?? true;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
   const need = (n: number, what: string): void => {
@@ -392,7 +399,7 @@ export function decodeCanonical(bytes: Uint8Array): CanonicalTensor[] {
     at += 8;
     if (length > BigInt(bytes.length - at))
       throw malformed(`truncated data of tensor ${JSON.stringify(name)} (${length} bytes needed)`, at);
-    const data = bytes.slice(at, at + Number(length));
+    const data = copy ? bytes.slice(at, at + Number(length)) : bytes.subarray(at, at + Number(length));
     if (dtype === "bool") {
       for (let k = 0; k < data.length; k++)
         if (data[k] > 1)

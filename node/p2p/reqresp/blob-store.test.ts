@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -54,5 +54,24 @@ describe("file blob store", () => {
     const hex = Buffer.from(hash).toString("hex");
     expect(readdirSync(join(dir, hex.slice(0, 2)))).toEqual([hex]);
     expect((await new FileBlobStore(dir).get(hash))?.length).toBe(1000);
+  });
+
+  it("stamps a stored file so that any change to it shows", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "opengpu-blobs-"));
+    dirs.push(dir);
+    const store = new FileBlobStore(dir);
+    const data = new Uint8Array(100).fill(7);
+    expect(store.stamp(sha256(data))).toBeUndefined();
+    const hash = await store.put(data);
+    const stamp = store.stamp(hash);
+    expect(stamp?.token).toBeDefined();
+    expect(store.stamp(hash)).toEqual(stamp);
+    // It changed just now (file times are coarse: readers do not trust so young a stamp yet).
+    expect(Math.abs(Date.now() - (stamp?.changedAt ?? 0))).toBeLessThan(5_000);
+    const hex = Buffer.from(hash).toString("hex");
+    // Same size, rewritten in place a tick later: the token changes.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    writeFileSync(join(dir, hex.slice(0, 2), hex), new Uint8Array(100).fill(8));
+    expect(store.stamp(hash)?.token).not.toBe(stamp?.token);
   });
 });

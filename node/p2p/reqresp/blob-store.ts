@@ -5,7 +5,7 @@
  * against the hash when stored, and served by ranges without reading whole files.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OpenGpuError } from "../../utils/errors.ts";
@@ -23,12 +23,26 @@ export class BlobStoreError extends OpenGpuError<BlobStoreErrorCode> {
   override name = "BlobStoreError";
 }
 
+export interface BlobStamp {
+  token: string;
+  changedAt: number;
+}
+
 export interface BlobStore {
   has(hash: Uint8Array): Promise<boolean>;
   /** Size in bytes, undefined if absent. */
   size(hash: Uint8Array): Promise<number | undefined>;
   /** The whole blob, undefined if absent. */
   get(hash: Uint8Array): Promise<Uint8Array | undefined>;
+  /**
+   * A cheap token that changes whenever the stored blob changes (undefined if absent), so a
+   * reader can keep bytes it verified until then, and when the blob last changed (unix ms; 0 if
+   * the token is exact). FileBlobStore's token is the file's size, inode, modification and change
+   * times from one `stat`; file times are coarse (a clock tick, more on some filesystems), so a
+   * file changed again within the tick of its last change keeps its token: readers treat a token
+   * younger than a couple of seconds as unproven (see ModelStore).
+   */
+  stamp?(hash: Uint8Array): BlobStamp | undefined;
   /** Bytes `[offset, offset + length)` of a stored blob. Throws BlobStoreError. */
   read(hash: Uint8Array, offset: number, length: number): Promise<Uint8Array>;
   /**
@@ -102,6 +116,16 @@ export class FileBlobStore implements BlobStore {
     }
   }
 
+  /** Synchronous: one `stat` of a local file (microseconds), cheaper than a trip to the thread pool. */
+  stamp(hash: Uint8Array): BlobStamp | undefined {
+    const s = statSync(this.path(hash), { throwIfNoEntry: false });
+    if (s === undefined) return undefined;
+    return {
+      token: `${s.size}:${s.dev}:${s.ino}:${s.mtimeMs}:${s.ctimeMs}`,
+      changedAt: Math.max(s.mtimeMs, s.ctimeMs),
+    };
+  }
+
   async get(hash: Uint8Array): Promise<Uint8Array | undefined> {
     try {
       return new Uint8Array(await readFile(this.path(hash)));
@@ -157,6 +181,8 @@ export class FileBlobStore implements BlobStore {
 /** Blobs in memory (tests, small nodes). */
 export class MemoryBlobStore implements BlobStore {
   private readonly blobs = new Map<string, Uint8Array>();
+  private readonly versions = new Map<string, number>();
+  private version = 0;
 
   async has(hash: Uint8Array): Promise<boolean> {
     return this.blobs.has(hashHex(hash));
@@ -170,6 +196,11 @@ export class MemoryBlobStore implements BlobStore {
     return this.blobs.get(hashHex(hash));
   }
 
+  stamp(hash: Uint8Array): BlobStamp | undefined {
+    const version = this.versions.get(hashHex(hash));
+    return version === undefined ? undefined : { token: String(version), changedAt: 0 };
+  }
+
   async read(hash: Uint8Array, offset: number, length: number): Promise<Uint8Array> {
     const hex = hashHex(hash);
     const blob = this.blobs.get(hex);
@@ -180,7 +211,8 @@ export class MemoryBlobStore implements BlobStore {
 
   async put(data: Uint8Array, expected?: Uint8Array): Promise<Uint8Array> {
     const hash = checkedHash(data, expected);
-    this.blobs.set(hashHex(hash), Uint8Array.from(data));
+    this.blobs.set(hashHex(hash), new Uint8Array(data));
+    this.versions.set(hashHex(hash), ++this.version);
     return hash;
   }
 }

@@ -1,0 +1,76 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { FileBlobStore, MemoryBlobStore } from "../p2p/reqresp/blob-store.ts";
+import { silentLogger } from "../utils/logger.ts";
+import { BlobService } from "./blobs.ts";
+import { type Hex, sha256Hex } from "./runtime/tensor.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "opengpu-blobs-"));
+  dirs.push(dir);
+  return dir;
+}
+const fileOf = (datadir: string, hash: Hex) => join(datadir, "blobs", hash.slice(2, 4), hash.slice(2));
+const toBytes = (hash: Hex) => Uint8Array.from(Buffer.from(hash.slice(2), "hex"));
+
+describe("BlobService", () => {
+  it("serves a staged blob at once, from its own copy, and writes it to disk on the writer thread", async () => {
+    const datadir = tempDir();
+    const blobs = new BlobService({ datadir, logger: silentLogger() });
+    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => i % 251);
+    const expected = bytes.slice();
+    const hash = blobs.stage(bytes);
+    expect(hash).toBe(sha256Hex(expected));
+    bytes.fill(0);
+    // Readable before it reaches the disk (the write is batched for a millisecond).
+    expect(existsSync(fileOf(datadir, hash))).toBe(false);
+    expect(await blobs.get(hash)).toEqual(expected);
+    expect(await blobs.local(hash)).toEqual(expected);
+    await blobs.persisted(hash);
+    expect(new Uint8Array(readFileSync(fileOf(datadir, hash)))).toEqual(expected);
+    // In FileBlobStore's layout, so the p2p blob protocol serves it.
+    expect(await new FileBlobStore(join(datadir, "blobs")).get(toBytes(hash))).toEqual(expected);
+    await blobs.close();
+  });
+
+  it("writes many blobs staged together, each complete, and close waits for the writes", async () => {
+    const datadir = tempDir();
+    const blobs = new BlobService({ datadir, logger: silentLogger() });
+    const all = Array.from({ length: 50 }, (_, i) =>
+      Uint8Array.from({ length: 100 + i }, (_, j) => (i * j) & 255),
+    );
+    const hashes = all.map((b) => blobs.stage(b));
+    expect(blobs.stage(all[0])).toBe(hashes[0]);
+    await blobs.close();
+    const store = new FileBlobStore(join(datadir, "blobs"));
+    for (const [i, hash] of hashes.entries()) expect(await store.get(toBytes(hash))).toEqual(all[i]);
+    // After close, writes go the store's own way.
+    const late = await blobs.put(Uint8Array.of(1, 2, 3));
+    expect(await store.get(toBytes(late))).toEqual(Uint8Array.of(1, 2, 3));
+    // put resolves once the blob is on disk; persisted of an unknown blob says so.
+    const fresh = new BlobService({ datadir, logger: silentLogger() });
+    const put = await fresh.put(Uint8Array.of(9, 9));
+    expect(existsSync(fileOf(datadir, put))).toBe(true);
+    await fresh.persisted(hashes[3]);
+    await expect(fresh.persisted(sha256Hex(Uint8Array.of(7)))).rejects.toThrow(/not stored here/);
+    // A new service reads from disk (verified) what an earlier one wrote.
+    expect(await fresh.get(hashes[7])).toEqual(all[7]);
+    await fresh.close();
+  });
+
+  it("can keep blobs in another store (nothing on disk)", async () => {
+    const store = new MemoryBlobStore();
+    const blobs = new BlobService({ store, logger: silentLogger() });
+    const hash = blobs.stage(Uint8Array.of(4, 5, 6));
+    await blobs.persisted(hash);
+    expect(await store.get(toBytes(hash))).toEqual(Uint8Array.of(4, 5, 6));
+    expect(() => new BlobService({ logger: silentLogger() })).toThrow(/either datadir or store/);
+    await blobs.close();
+  });
+});
