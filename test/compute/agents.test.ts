@@ -86,6 +86,7 @@ describe("provider agents", () => {
     input: Uint8Array,
     committeeSize: number,
     deposit = 20n * OGPU,
+    biddingWindow = 4n,
   ) {
     const head = await m.c.public.getBlock();
     const [r] = await m.sendAll([
@@ -98,7 +99,7 @@ describe("provider agents", () => {
             inputHash: sha256Hex(input),
             input: `0x${Buffer.from(input).toString("hex")}`,
             maxPrice: 10n * OGPU,
-            biddingWindow: 4n,
+            biddingWindow,
             executionTimeout: 12n,
             deadline: head.timestamp + 600n,
             committeeSize,
@@ -265,6 +266,23 @@ describe("provider agents", () => {
     expect(task.provider.toLowerCase()).toBe(agents.honest.address.toLowerCase());
     expect(await stakeOf(agents.silent)).toBe(silentStake - bps(silentStake, COMPUTE_PARAMS.missSlashBps));
   }, 180_000);
+
+  it("sends an action again when the pool drops its transaction", async () => {
+    const input = encodeCanonical(seededInputs(mlp.inputs, 11));
+    // A bidding window of 4 slots: bids can land in three blocks.
+    const id = await submit(mlp, input, 3, 20n * OGPU, 8n);
+    // The agents sent their sealed bids into the pool: drop the cheapest provider's.
+    const pool = dev.node.el.pool;
+    const mine = pool
+      .pendingTransactions()
+      .filter((p) => p.sender.toString() === agents.honest.address.toLowerCase());
+    expect(mine.length).toBeGreaterThan(0);
+    await pool.drop(mine.map((p) => p.hashHex));
+    expect(pool.get(mine[0].hashHex)).toBeUndefined();
+    // Its next pass (on the next head) sees the bid gone and sends it again: it still wins.
+    await runUntil(async () => (await m.task(id)).state === TaskState.Settled);
+    expect((await m.task(id)).provider.toLowerCase()).toBe(agents.honest.address.toLowerCase());
+  }, 120_000);
 
   it("slashes the client's deposit when its input does not fit the model", async () => {
     const clientBefore = await m.balance(CLIENT);

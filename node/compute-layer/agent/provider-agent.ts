@@ -24,7 +24,7 @@
 import { randomBytes } from "node:crypto";
 import { SecretKey } from "@chainsafe/blst";
 import type { Block } from "@ethereumjs/block";
-import { bytesToHex } from "@ethereumjs/util";
+import { bytesToHex, hexToBytes } from "@ethereumjs/util";
 import { decodeEventLog, type Hex } from "viem";
 import { SYSTEM_CONTRACT_ADDRESSES } from "../../../precompiles/addresses.ts";
 import {
@@ -134,7 +134,9 @@ export class ProviderAgent {
   /** Jobs (execute / verify) in progress or done, by `${kind}:${id}:${round}`. */
   private readonly jobs = new Map<string, Promise<void>>();
   /** Actions already sent, by `${action}:${id}:${round}` → head number when sent. */
-  private readonly sent = new Map<string, bigint>();
+  private readonly sent = new Map<string, { hash: Hex; at: bigint }>();
+  /** Jobs that have finished (successfully or not). */
+  private readonly finished = new Set<string>();
   /** First head timestamp a settle quorum was seen, by `${id}:${round}`. */
   private readonly quorumSince = new Map<string, bigint>();
   /** Block number at which we first saw a task Executed (committee draw needs a later block). */
@@ -236,6 +238,24 @@ export class ProviderAgent {
     }
   }
 
+  /** Drops everything kept about a closed task. */
+  private forget(id: bigint): void {
+    this.tracked.delete(id);
+    this.bids.delete(id);
+    this.m.attestations.prune(id);
+    const tag = String(id);
+    for (const key of [...this.sent.keys()]) if (key.split(":")[1] === tag) this.sent.delete(key);
+    for (const key of [...this.jobs.keys()])
+      if (key.split(":")[1] === tag && this.finished.has(key)) {
+        this.jobs.delete(key);
+        this.finished.delete(key);
+      }
+    for (const key of [...this.executedSeen.keys()])
+      if (key.split(":")[0] === tag) this.executedSeen.delete(key);
+    for (const key of [...this.quorumSince.keys()])
+      if (key.split(":")[0] === tag) this.quorumSince.delete(key);
+  }
+
   private async pass(): Promise<void> {
     const status = await this.ensureRegistered();
     if (status === undefined) return;
@@ -249,9 +269,7 @@ export class ProviderAgent {
         continue;
       }
       if (TERMINAL.has(task.state)) {
-        this.tracked.delete(id);
-        this.bids.delete(id);
-        this.m.attestations.prune(id);
+        this.forget(id);
         continue;
       }
       await this.step(task, head.number, head.timestamp, status).catch((err: unknown) =>
@@ -269,7 +287,7 @@ export class ProviderAgent {
       status = ProviderStatus.None;
     }
     if (status !== ProviderStatus.None) return status;
-    if (this.opts.stake === undefined || this.sent.has("register")) return undefined;
+    if (this.opts.stake === undefined || this.isSent("register")) return undefined;
     const pubkey = this.bls.toPublicKey().toBytes();
     const pop = this.bls.sign(popMessage(this.chainId, this.address, pubkey)).toBytes();
     await this.act("register", () =>
@@ -292,11 +310,26 @@ export class ProviderAgent {
   }
 
   /** Sends an action once (per key); failures are logged and retried on a later head. */
+  /**
+   * Whether action `key` was sent and its transaction is still alive: in the pool, or mined.
+   * A transaction the pool dropped (replaced, evicted, left out by the builder) is forgotten so
+   * the action is sent again.
+   */
+  private isSent(key: string): boolean {
+    const entry = this.sent.get(key);
+    if (entry === undefined) return false;
+    if (this.m.pool.get(entry.hash) !== undefined) return true;
+    if (this.m.chain.store.getTransaction(hexToBytes(entry.hash)) !== undefined) return true;
+    this.sent.delete(key);
+    this.logger.debug({ action: key, tx: entry.hash }, "Transaction dropped: sending again");
+    return false;
+  }
+
   private async act(key: string, send: () => Promise<Hex>): Promise<void> {
-    if (this.sent.has(key)) return;
+    if (this.isSent(key)) return;
     try {
       const hash = await send();
-      this.sent.set(key, this.m.chain.head.header.number);
+      this.sent.set(key, { hash, at: this.m.chain.head.header.number });
       this.logger.debug({ action: key, tx: hash }, "Sent");
     } catch (err) {
       this.logger.debug({ action: key, err: errorMessage(err) }, "Action not sent");
@@ -310,7 +343,7 @@ export class ProviderAgent {
   private activeJobs(): number {
     let n = 0;
     for (const key of this.jobs.keys())
-      if (key.startsWith("execute:") && !this.sent.has(`result:${key.slice(8)}`)) n++;
+      if (key.startsWith("execute:") && !this.isSent(`result:${key.slice(8)}`)) n++;
     return n;
   }
 
@@ -339,11 +372,22 @@ export class ProviderAgent {
           void this.m.models.fetch(task.model, this.m.blobs).catch(() => {});
           return;
         }
+        if (now < task.commitEnd) {
+          // The sealed bid's transaction was lost (dropped from the pool): send it again.
+          if (next < task.commitEnd && !this.isSent(`bid:${id}`))
+            await this.act(`bid:${id}`, () =>
+              this.sender.send(MARKET, TASK_MARKET_ABI, "commitBid", [
+                id,
+                bidCommitment(id, me, bid.price, bid.salt),
+              ]),
+            );
+          return;
+        }
         if (!bid.revealed && now >= task.commitEnd && next < task.revealEnd) {
           await this.act(`reveal:${id}`, () =>
             this.sender.send(MARKET, TASK_MARKET_ABI, "revealBid", [id, bid.price, bid.salt]),
           );
-          bid.revealed = this.sent.has(`reveal:${id}`);
+          bid.revealed = this.isSent(`reveal:${id}`);
           return;
         }
         if (now >= task.revealEnd) {
@@ -365,7 +409,13 @@ export class ProviderAgent {
       case TaskState.Reassigned: {
         if (same(task.provider, me)) {
           if (this.behaviour === "silent") return;
-          this.job(`execute:${id}:${round}`, () => this.execute(task));
+          const job = `execute:${id}:${round}`;
+          // Executed, but the commitment transaction was lost: run it again.
+          if (this.finished.has(job) && !this.isSent(`result:${id}:${round}`)) {
+            this.jobs.delete(job);
+            this.finished.delete(job);
+          }
+          this.job(job, () => this.execute(task));
           return;
         }
         // Someone else's assignment: past its deadline, a bidder (the next in line benefits) pokes.
@@ -409,11 +459,16 @@ export class ProviderAgent {
   private job(key: string, run: () => Promise<void>): void {
     if (this.jobs.has(key)) return;
     const done = run()
-      .catch((err: unknown) => {
-        this.logger.warn({ job: key, err: errorMessage(err) }, "Job failed");
-        // Let a later pass try again.
-        setTimeout(() => this.jobs.delete(key), 1000).unref();
-      })
+      .then(
+        () => {
+          this.finished.add(key);
+        },
+        (err: unknown) => {
+          this.logger.warn({ job: key, err: errorMessage(err) }, "Job failed");
+          // Let a later pass try again.
+          setTimeout(() => this.jobs.delete(key), 1000).unref();
+        },
+      )
       .finally(() => this.poke());
     this.jobs.set(key, done);
   }
@@ -451,8 +506,10 @@ export class ProviderAgent {
     );
     timer.lap("commit");
     this.m.metrics?.onExecution(
-      !this.sent.has(key) ? "failed" : commitment === NO_OUTPUT ? "invalid_task" : "committed",
+      !this.isSent(key) ? "failed" : commitment === NO_OUTPUT ? "invalid_task" : "committed",
     );
+    // Not sent (e.g. the node's pool refused it): fail the job so a later pass runs it again.
+    if (!this.isSent(key)) throw new Error(`commitResult for task ${task.id} was not sent`);
     timer.report(this.m.metrics, "execute");
     this.logger.info(
       {
@@ -555,7 +612,7 @@ export class ProviderAgent {
     while (((quorum.signers >> BigInt(first)) & 1n) === 0n) first++;
     if (first !== myIndex && now < since + 2n * GRACE_SLOTS * slot) return;
     const action = `settle:${key}`;
-    if (this.sent.has(action)) return;
+    if (this.isSent(action)) return;
     timer.lap("votes");
     await this.act(action, () =>
       this.sender.send(MARKET, TASK_MARKET_ABI, "settle", [
@@ -564,7 +621,7 @@ export class ProviderAgent {
         votes.map((v) => ({ ...v, verdict: v.verdict })),
       ]),
     );
-    if (!this.sent.has(action)) return;
+    if (!this.isSent(action)) return;
     timer.lap("send");
     this.m.metrics?.onSettlementSent(verdictLabel(quorum.verdict));
     timer.report(this.m.metrics, "settle");
