@@ -56,7 +56,7 @@ export class BlobService implements BlobSource {
 
   constructor(opts: BlobServiceOptions) {
     if ((opts.datadir === undefined) === (opts.store === undefined))
-      throw new ComputeError(ComputeErrorCode.CALL_FAILED, "give a blob service either datadir or store");
+      throw new ComputeError(ComputeErrorCode.INVALID_ARGUMENT, "give a blob service either datadir or store");
     if (opts.store !== undefined) this.store = opts.store;
     else {
       // The same directory the p2p blob protocol serves (node/p2p/index.ts).
@@ -203,7 +203,7 @@ export class BlobService implements BlobSource {
 function check(hash: Hex): void {
   if (!isHex32(hash))
     throw new ComputeError(
-      ComputeErrorCode.CALL_FAILED,
+      ComputeErrorCode.INVALID_ARGUMENT,
       `a blob hash is 0x and 64 lowercase hex digits, got ${hash}`,
     );
 }
