@@ -7,6 +7,7 @@
  * attestations through `ComputeAttestations` (a gossip topic between nodes). Provider agents
  * (`agent/`) run the provider's side: bidding, ONNX execution, verification, settlement.
  */
+import { join } from "node:path";
 import type { Blockchain } from "../execution/chain/blockchain.ts";
 import type { TxPool } from "../execution/txpool/pool.ts";
 import type { Metrics } from "../metrics/index.ts";
@@ -79,7 +80,11 @@ export class ComputeLayer {
   /** Starts a provider agent on this node. */
   async startProvider(opts: ProviderAgentOptions): Promise<ProviderAgent> {
     const agent = new ProviderAgent(
-      { ...opts, profile: { executionProvider: this.opts.gpu === true ? "cuda" : "cpu", ...opts.profile } },
+      {
+        stateDir: join(this.opts.datadir, "compute"),
+        ...opts,
+        profile: { executionProvider: this.opts.gpu === true ? "cuda" : "cpu", ...opts.profile },
+      },
       {
         chain: this.modules.chain,
         pool: this.modules.pool,

@@ -34,6 +34,8 @@ describe("provider agents", () => {
   let dev: DevNodeHandle;
   let m: Market;
   const agents: Record<string, ProviderAgent> = {};
+  /** Starts agent `name` (again) with its options. */
+  const restart: Record<string, () => Promise<void>> = {};
   const mlp = mlpModel();
   const transformer = transformerModel();
   const third = mlpModel({ seed: 99 });
@@ -133,18 +135,21 @@ describe("provider agents", () => {
     });
     m = new Market(dev);
     const key = (i: number) => new Uint8Array(32).fill(i + 50);
-    const start = (name: string, account: number, price: bigint, extra: object = {}) =>
-      dev.node.compute
-        .startProvider({
-          privateKey: dev.accounts[account].privateKey,
-          blsSecretKey: key(account),
-          price,
-          stake: STAKE,
-          ...extra,
-        })
-        .then((a) => {
-          agents[name] = a;
-        });
+    const start = (name: string, account: number, price: bigint, extra: object = {}) => {
+      restart[name] = () =>
+        dev.node.compute
+          .startProvider({
+            privateKey: dev.accounts[account].privateKey,
+            blsSecretKey: key(account),
+            price,
+            stake: STAKE,
+            ...extra,
+          })
+          .then((a) => {
+            agents[name] = a;
+          });
+      return restart[name]();
+    };
     // Prices decide who wins: the faulty agents bid lowest on the models they serve.
     await start("honest", 4, 2n * OGPU);
     await start("honest2", 5, 3n * OGPU);
@@ -280,6 +285,25 @@ describe("provider agents", () => {
     await pool.drop(mine.map((p) => p.hashHex));
     expect(pool.get(mine[0].hashHex)).toBeUndefined();
     // Its next pass (on the next head) sees the bid gone and sends it again: it still wins.
+    await runUntil(async () => (await m.task(id)).state === TaskState.Settled);
+    expect((await m.task(id)).provider.toLowerCase()).toBe(agents.honest.address.toLowerCase());
+  }, 120_000);
+
+  it("reveals a sealed bid it committed before a restart", async () => {
+    const input = encodeCanonical(seededInputs(mlp.inputs, 12));
+    const id = await submit(mlp, input, 3, 20n * OGPU, 8n);
+    // The bids are in a block; the cheapest provider restarts before the reveal phase.
+    await m.nextSlot();
+    await dev.node.compute.idle();
+    const bids = await m.c.public.readContract({
+      address: SYSTEM_CONTRACT_ADDRESSES.taskMarket,
+      abi: TASK_MARKET_ABI,
+      functionName: "getBids",
+      args: [id],
+    });
+    expect(bids.some((b) => b.provider.toLowerCase() === agents.honest.address.toLowerCase())).toBe(true);
+    await agents.honest.stop();
+    await restart.honest();
     await runUntil(async () => (await m.task(id)).state === TaskState.Settled);
     expect((await m.task(id)).provider.toLowerCase()).toBe(agents.honest.address.toLowerCase());
   }, 120_000);

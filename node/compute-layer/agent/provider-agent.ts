@@ -22,6 +22,8 @@
  */
 
 import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { SecretKey } from "@chainsafe/blst";
 import type { Block } from "@ethereumjs/block";
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
@@ -88,6 +90,11 @@ export interface ProviderAgentOptions {
   peerId?: string;
   profile?: Partial<ExecutionProfile>;
   behaviour?: ProviderBehaviour;
+  /**
+   * Directory keeping this agent's sealed bids (price and salt) across restarts, so a bid
+   * committed before a restart can still be revealed. Without it bids live in memory only.
+   */
+  stateDir?: string;
 }
 
 export interface ProviderAgentModules {
@@ -162,6 +169,7 @@ export class ProviderAgent {
 
   async start(): Promise<void> {
     this.chainId = this.m.chain.config.chainId;
+    this.loadBids();
     // Tasks still open from before a (re)start.
     const count = await this.m.view.taskCount();
     for (let id = count > 256n ? count - 255n : 1n; id <= count; id++) this.tracked.add(id);
@@ -238,10 +246,46 @@ export class ProviderAgent {
     }
   }
 
+  private bidsFile(): string | undefined {
+    return this.opts.stateDir === undefined
+      ? undefined
+      : join(this.opts.stateDir, `bids-${this.address}.json`);
+  }
+
+  /** Sealed bids from before a restart (their reveal state is read back from the chain). */
+  private loadBids(): void {
+    const file = this.bidsFile();
+    if (file === undefined || !existsSync(file)) return;
+    try {
+      const saved = JSON.parse(readFileSync(file, "utf8")) as Record<string, { price: string; salt: Hex }>;
+      for (const [id, b] of Object.entries(saved)) {
+        this.bids.set(BigInt(id), { price: BigInt(b.price), salt: b.salt, revealed: false });
+        this.tracked.add(BigInt(id));
+      }
+    } catch (err) {
+      this.logger.warn({ file, err: errorMessage(err) }, "Could not read saved sealed bids: ignoring them");
+    }
+  }
+
+  /** Writes the sealed bids atomically (temporary file, then rename). */
+  private saveBids(): void {
+    const file = this.bidsFile();
+    if (file === undefined) return;
+    const saved: Record<string, { price: string; salt: Hex }> = {};
+    for (const [id, b] of this.bids) saved[id.toString()] = { price: b.price.toString(), salt: b.salt };
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(`${file}.tmp`, JSON.stringify(saved), { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      this.logger.warn({ file, err: errorMessage(err) }, "Could not save sealed bids");
+    }
+  }
+
   /** Drops everything kept about a closed task. */
   private forget(id: bigint): void {
     this.tracked.delete(id);
-    this.bids.delete(id);
+    if (this.bids.delete(id)) this.saveBids();
     this.m.attestations.prune(id);
     const tag = String(id);
     for (const key of [...this.sent.keys()]) if (key.split(":")[1] === tag) this.sent.delete(key);
@@ -362,6 +406,7 @@ export class ProviderAgent {
           if (this.activeJobs() >= (this.opts.capacity ?? 1)) return;
           const salt = bytesToHex(randomBytes(32)) as Hex;
           this.bids.set(id, { price: this.opts.price, salt, revealed: false });
+          this.saveBids();
           await this.act(`bid:${id}`, () =>
             this.sender.send(MARKET, TASK_MARKET_ABI, "commitBid", [
               id,
@@ -384,6 +429,13 @@ export class ProviderAgent {
           return;
         }
         if (!bid.revealed && now >= task.commitEnd && next < task.revealEnd) {
+          // After a restart the memory of a reveal is gone: the chain knows.
+          const onChain = (await this.m.view.bids(id)).find((b) => same(b.provider, me));
+          if (onChain === undefined) return;
+          if (onChain.revealed) {
+            bid.revealed = true;
+            return;
+          }
           await this.act(`reveal:${id}`, () =>
             this.sender.send(MARKET, TASK_MARKET_ABI, "revealBid", [id, bid.price, bid.salt]),
           );
