@@ -11,7 +11,7 @@
  *
  * It never trusts its memory over the chain: logs only say which tasks to look at, every decision
  * reads the task's current state through the contracts' views, so reorgs and restarts are safe
- * (sealed-bid salts live in memory: a restart between commit and reveal forfeits that bid).
+ * (sealed bids, price and salt, are kept in `stateDir` so a restart between commit and reveal keeps them).
  *
  * Jobs are timed by stage into the node's metrics (agent/metrics.ts): executions, verifications
  * by verdict, settlements sent, and their durations.
