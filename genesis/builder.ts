@@ -15,6 +15,7 @@ import {
   NATIVE_CONTRACT_MARKER_CODE,
   NATIVE_CONTRACTS,
   SYSTEM_CONTRACT_ADDRESSES,
+  TASK_MARKET_RELEASE_START_SLOT,
 } from "../precompiles/addresses.ts";
 import { DEPOSIT_CONTRACT_CODE } from "../precompiles/deposit/index.ts";
 import { deriveDevAccounts } from "./dev-accounts.ts";
@@ -235,6 +236,10 @@ export function buildGenesis(spec: OpenGpuGenesis, opts: BuildGenesisOptions = {
   for (const address of NATIVE_CONTRACTS) {
     alloc[address] = { balance: "0x0", nonce: "0x1", code: NATIVE_CONTRACT_MARKER_CODE };
   }
+  alloc[SYSTEM_CONTRACT_ADDRESSES.taskMarket] = {
+    ...alloc[SYSTEM_CONTRACT_ADDRESSES.taskMarket],
+    storage: { [TASK_MARKET_RELEASE_START_SLOT]: `0x${BigInt(timestamp).toString(16).padStart(64, "0")}` },
+  };
 
   if (typeof spec.allocation !== "object" || spec.allocation === null) {
     throw invalid("allocation", "must name the five shares of the token table");

@@ -69,3 +69,6 @@ export function formatOgpu(wei: bigint): string {
   const fraction = (abs % ONE_OGPU).toString().padStart(18, "0").replace(/0+$/, "");
   return `${negative ? "-" : ""}${whole}${fraction ? `.${fraction}` : ""}`;
 }
+
+/** The provider-rewards allocation is released linearly over 10 years from genesis (SPEC.md section 3). */
+export const PROVIDER_REWARDS_RELEASE_SECONDS = 10n * 365n * 24n * 3600n;

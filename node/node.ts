@@ -347,6 +347,8 @@ export class OpenGpuNode {
         throw err;
       });
       const cl = consensus;
+      const { consensusValidatorProofs } = await import("./compute-layer/validator-proof.ts");
+      compute.setValidatorProofs(consensusValidatorProofs(cl.chain, el.chain));
       if (opts.p2p !== undefined) {
         const { Network: Net } = await import("./p2p/index.ts");
         p2p = await Net.start(

@@ -40,3 +40,10 @@ export const NATIVE_CONTRACTS = [
   SYSTEM_CONTRACT_ADDRESSES.modelRegistry,
   SYSTEM_CONTRACT_ADDRESSES.taskMarket,
 ] as const;
+
+/**
+ * Storage slot 0 of the task market holds the provider-rewards release start (the genesis
+ * timestamp), written at genesis: the validator bonus is paid only out of the released part of
+ * the pool, as withdrawals are. (Every other system-contract slot is a keccak-derived one.)
+ */
+export const TASK_MARKET_RELEASE_START_SLOT = `0x${"00".repeat(32)}` as `0x${string}`;

@@ -40,6 +40,13 @@ export interface ComputeParams {
   minExecutionTimeout: bigint;
   /** Longest window (bidding, execution) or deadline distance a client may ask for. */
   maxWindow: bigint;
+  /**
+   * Bonus for providers that also validate (SPEC.md section 4), in basis points of the price of
+   * each task they complete, paid from the released part of the provider-rewards pool.
+   */
+  validatorBonusBps: number;
+  /** How long a validator proof (IProviderRegistry.proveValidator) earns the bonus. */
+  validatorProofTtl: bigint;
 }
 
 export const COMPUTE_PARAMS: Readonly<ComputeParams> = Object.freeze({
@@ -60,6 +67,8 @@ export const COMPUTE_PARAMS: Readonly<ComputeParams> = Object.freeze({
   jailPeriod: 600n,
   minExecutionTimeout: 4n,
   maxWindow: 7n * 24n * 3600n,
+  validatorBonusBps: 1_000,
+  validatorProofTtl: 24n * 3600n,
 });
 
 /** How slashed amounts are split (basis points of the slashed amount; each row sums to 10,000). */

@@ -56,7 +56,10 @@ export class BlobService implements BlobSource {
 
   constructor(opts: BlobServiceOptions) {
     if ((opts.datadir === undefined) === (opts.store === undefined))
-      throw new ComputeError(ComputeErrorCode.INVALID_ARGUMENT, "give a blob service either datadir or store");
+      throw new ComputeError(
+        ComputeErrorCode.INVALID_ARGUMENT,
+        "give a blob service either datadir or store",
+      );
     if (opts.store !== undefined) this.store = opts.store;
     else {
       // The same directory the p2p blob protocol serves (node/p2p/index.ts).

@@ -19,6 +19,7 @@ import { BlobService } from "./blobs.ts";
 import { ComputeChainView } from "./chain-view.ts";
 import { ComputeAttestations } from "./committee/service.ts";
 import { computeRuntimeMetrics, ModelStore, OnnxRunner } from "./runtime/index.ts";
+import type { ValidatorProofSource } from "./validator-proof.ts";
 
 export type { ProviderAgentOptions, ProviderBehaviour } from "./agent/provider-agent.ts";
 export { BlobService } from "./blobs.ts";
@@ -49,6 +50,7 @@ export class ComputeLayer {
   private readonly opts: ComputeLayerOptions;
   private readonly modules: ComputeLayerModules;
   private readonly logger: Logger;
+  private validatorProofs: ValidatorProofSource | undefined;
   private readonly agentMetrics: ComputeAgentMetrics | undefined;
 
   constructor(opts: ComputeLayerOptions, modules: ComputeLayerModules) {
@@ -69,6 +71,11 @@ export class ComputeLayer {
     });
     this.models = new ModelStore({ blobs: this.blobs.store, source: this.blobs, logger: this.logger });
     this.agentMetrics = modules.metrics === undefined ? undefined : computeAgentMetrics(modules.metrics);
+  }
+
+  /** Agents prove their validator keys from here (the node's consensus layer). */
+  setValidatorProofs(source: ValidatorProofSource): void {
+    this.validatorProofs = source;
   }
 
   /** Connects the layer to the node's network (blob fetches, attestation gossip). */
@@ -94,6 +101,7 @@ export class ComputeLayer {
         models: this.models,
         attestations: this.attestations,
         slotSeconds: this.opts.slotSeconds ?? 2,
+        validatorProofs: this.validatorProofs,
         logger: this.modules.logger,
         metrics: this.agentMetrics,
       },

@@ -48,6 +48,19 @@ interface IProviderRegistry {
     event Withdrawn(address indexed provider, uint256 amount);
     event ProviderSlashed(address indexed provider, uint256 indexed taskId, uint256 amount, string reason);
     event ProviderJailed(address indexed provider, uint64 until);
+    event ValidatorProven(address indexed provider, uint64 validatorIndex, uint64 beaconTimestamp);
+
+    /// A beacon-chain validator record (Electra `Validator`), as proven by `proveValidator`.
+    struct BeaconValidator {
+        bytes pubkey;
+        bytes32 withdrawalCredentials;
+        uint64 effectiveBalance;
+        bool slashed;
+        uint64 activationEligibilityEpoch;
+        uint64 activationEpoch;
+        uint64 exitEpoch;
+        uint64 withdrawableEpoch;
+    }
 
     /// Registers msg.sender with msg.value as stake (>= minimumStake). `popSignature` is a BLS
     /// signature by `blsPubkey` over
@@ -71,6 +84,22 @@ interface IProviderRegistry {
 
     /// Pays out unbonded stake whose delay has passed.
     function withdraw() external;
+
+    /// Proves that msg.sender's registered BLS key is a beacon-chain validator that is activated,
+    /// not exiting and not slashed: `branch` is the Merkle branch (50 sibling roots, leaf first)
+    /// of `validator` at `validatorIndex` in the state of the beacon block whose root the
+    /// EIP-4788 contract holds for `beaconTimestamp` (so the proof is at most ~8191 s old).
+    /// While the proof is fresh (TaskMarket params validatorProofTtl) the provider earns the
+    /// validator bonus on the tasks it completes.
+    function proveValidator(
+        uint64 beaconTimestamp,
+        uint64 validatorIndex,
+        BeaconValidator calldata validator,
+        bytes32[] calldata branch
+    ) external;
+
+    /// The provider's last validator proof: index and block timestamp (0 when never proven).
+    function validatorOf(address provider) external view returns (uint64 validatorIndex, uint64 provenAt);
 
     function getProvider(address provider) external view returns (Provider memory);
 

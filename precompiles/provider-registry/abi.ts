@@ -182,6 +182,31 @@ export const PROVIDER_REGISTRY_ABI = [
       },
       {
         indexed: false,
+        internalType: "uint64",
+        name: "validatorIndex",
+        type: "uint64",
+      },
+      {
+        indexed: false,
+        internalType: "uint64",
+        name: "beaconTimestamp",
+        type: "uint64",
+      },
+    ],
+    name: "ValidatorProven",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: "address",
+        name: "provider",
+        type: "address",
+      },
+      {
+        indexed: false,
         internalType: "uint256",
         name: "amount",
         type: "uint256",
@@ -316,6 +341,76 @@ export const PROVIDER_REGISTRY_ABI = [
   {
     inputs: [
       {
+        internalType: "uint64",
+        name: "beaconTimestamp",
+        type: "uint64",
+      },
+      {
+        internalType: "uint64",
+        name: "validatorIndex",
+        type: "uint64",
+      },
+      {
+        components: [
+          {
+            internalType: "bytes",
+            name: "pubkey",
+            type: "bytes",
+          },
+          {
+            internalType: "bytes32",
+            name: "withdrawalCredentials",
+            type: "bytes32",
+          },
+          {
+            internalType: "uint64",
+            name: "effectiveBalance",
+            type: "uint64",
+          },
+          {
+            internalType: "bool",
+            name: "slashed",
+            type: "bool",
+          },
+          {
+            internalType: "uint64",
+            name: "activationEligibilityEpoch",
+            type: "uint64",
+          },
+          {
+            internalType: "uint64",
+            name: "activationEpoch",
+            type: "uint64",
+          },
+          {
+            internalType: "uint64",
+            name: "exitEpoch",
+            type: "uint64",
+          },
+          {
+            internalType: "uint64",
+            name: "withdrawableEpoch",
+            type: "uint64",
+          },
+        ],
+        internalType: "struct IProviderRegistry.BeaconValidator",
+        name: "validator",
+        type: "tuple",
+      },
+      {
+        internalType: "bytes32[]",
+        name: "branch",
+        type: "bytes32[]",
+      },
+    ],
+    name: "proveValidator",
+    outputs: [],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
         internalType: "uint256",
         name: "index",
         type: "uint256",
@@ -434,6 +529,30 @@ export const PROVIDER_REGISTRY_ABI = [
     name: "updateService",
     outputs: [],
     stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "address",
+        name: "provider",
+        type: "address",
+      },
+    ],
+    name: "validatorOf",
+    outputs: [
+      {
+        internalType: "uint64",
+        name: "validatorIndex",
+        type: "uint64",
+      },
+      {
+        internalType: "uint64",
+        name: "provenAt",
+        type: "uint64",
+      },
+    ],
+    stateMutability: "view",
     type: "function",
   },
   {

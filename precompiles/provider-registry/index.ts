@@ -10,18 +10,27 @@ import {
   bigIntToBytes,
   concatBytes,
   createAddressFromString,
+  equalsBytes,
   setLengthLeft,
 } from "@ethereumjs/util";
 import { type ContractFunctionReturnType, type Hex, hexToBytes } from "viem";
+import { BEACON_ROOTS } from "../../genesis/system-contracts.ts";
 import { keccak256 } from "../../node/execution/crypto.ts";
 import { SYSTEM_CONTRACT_ADDRESSES } from "../addresses.ts";
 import { require } from "../framework/errors.ts";
 import { SYSTEM_GAS } from "../framework/gas.ts";
 import { Fields, loadAbi, storeAbi } from "../framework/records.ts";
-import { slotOf } from "../framework/storage.ts";
+import { slotOf, word } from "../framework/storage.ts";
 import { type SystemCall, systemContract } from "../framework/system-call.ts";
 import { COMPUTE_PARAMS } from "../params.ts";
 import { PROVIDER_REGISTRY_ABI } from "./abi.ts";
+import {
+  BRANCH_LENGTH,
+  branchRoot,
+  FAR_FUTURE_EPOCH,
+  validatorGindex,
+  validatorRoot,
+} from "./beacon-proof.ts";
 
 export { PROVIDER_REGISTRY_ABI };
 export const PROVIDER_REGISTRY = createAddressFromString(SYSTEM_CONTRACT_ADDRESSES.providerRegistry);
@@ -45,6 +54,8 @@ const fields = new Fields("provider", [
   "withdrawableAt",
   "jailedUntil",
   "slashed",
+  "validatorIndex",
+  "validatorProvenAt",
 ] as const);
 type Field = Parameters<typeof fields.slot>[1];
 const info = (a: Address) => slotOf("provider.info", a.bytes);
@@ -163,6 +174,16 @@ export async function slash(
   return amount;
 }
 
+const BEACON_ROOTS_ADDRESS = createAddressFromString(BEACON_ROOTS.address);
+/** EIP-4788's ring buffer length. */
+const BEACON_ROOTS_LENGTH = 8191n;
+
+/** Whether `provider` holds a validator proof younger than the bonus's time to live. */
+export async function isProvenValidator(call: SystemCall, provider: Address): Promise<boolean> {
+  const at = await get(call, provider, "validatorProvenAt");
+  return at !== 0n && call.block.timestamp - at <= COMPUTE_PARAMS.validatorProofTtl;
+}
+
 function checkService(models: readonly Hex[], peerId: string): void {
   require(models.length <= MAX_MODELS, `at most ${MAX_MODELS} models`);
   require(peerId.length <= MAX_TEXT, `peerId longer than ${MAX_TEXT} bytes`);
@@ -271,6 +292,51 @@ export const providerRegistryPrecompile = systemContract(
         provider: me.toString() as Hex,
         amount,
       });
+    },
+    async proveValidator(call, [beaconTimestamp, validatorIndex, validator, branch]) {
+      const me = call.caller;
+      const stored = (await loadAbi(call, PROVIDER_REGISTRY, info(me), INFO_PARAM)) as Info | undefined;
+      require(stored !== undefined, "not a registered provider");
+      require(validator.pubkey.toLowerCase() ===
+        stored.blsPubkey.toLowerCase(), "the validator's key is not this provider's BLS key");
+      require(branch.length === BRANCH_LENGTH, `a validator branch has ${BRANCH_LENGTH} nodes`);
+      const index = beaconTimestamp % BEACON_ROOTS_LENGTH;
+      require((await call.load(BEACON_ROOTS_ADDRESS, word(index))) ===
+        beaconTimestamp, "no beacon block root for that timestamp (older than EIP-4788's buffer?)");
+      const blockRoot = await call.loadWord(BEACON_ROOTS_ADDRESS, word(index + BEACON_ROOTS_LENGTH));
+      call.charge(SYSTEM_GAS.hashWord * 2n * BigInt(BRANCH_LENGTH + 16));
+      const record = {
+        pubkey: hexToBytes(validator.pubkey),
+        withdrawalCredentials: hexToBytes(validator.withdrawalCredentials),
+        effectiveBalance: validator.effectiveBalance,
+        slashed: validator.slashed,
+        activationEligibilityEpoch: validator.activationEligibilityEpoch,
+        activationEpoch: validator.activationEpoch,
+        exitEpoch: validator.exitEpoch,
+        withdrawableEpoch: validator.withdrawableEpoch,
+      };
+      require(record.pubkey.length === 48 &&
+        record.withdrawalCredentials.length === 32, "malformed validator record");
+      const root = branchRoot(
+        validatorRoot(record),
+        branch.map((b) => hexToBytes(b)),
+        validatorGindex(validatorIndex),
+      );
+      require(equalsBytes(root, blockRoot), "the branch does not lead to that beacon block root");
+      require(!validator.slashed, "the validator is slashed");
+      require(validator.activationEpoch !== FAR_FUTURE_EPOCH, "the validator is not activated");
+      require(validator.exitEpoch === FAR_FUTURE_EPOCH, "the validator is exiting");
+      await put(call, me, "validatorIndex", validatorIndex);
+      await put(call, me, "validatorProvenAt", call.block.timestamp);
+      call.emit(PROVIDER_REGISTRY, PROVIDER_REGISTRY_ABI, "ValidatorProven", {
+        provider: me.toString() as Hex,
+        validatorIndex,
+        beaconTimestamp,
+      });
+    },
+    async validatorOf(call, [provider]) {
+      const a = createAddressFromString(provider);
+      return [await get(call, a, "validatorIndex"), await get(call, a, "validatorProvenAt")] as const;
     },
     async getProvider(call, [provider]) {
       const a = createAddressFromString(provider);

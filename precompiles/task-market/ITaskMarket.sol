@@ -141,6 +141,8 @@ interface ITaskMarket {
         uint16 dissentSlashBps;
         uint16 invalidTaskSlashBps;
         uint64 jailPeriod;
+        uint16 validatorBonusBps;
+        uint64 validatorProofTtl;
     }
 
     event TaskSubmitted(
@@ -161,6 +163,9 @@ interface ITaskMarket {
     event TaskSettled(uint256 indexed taskId, uint32 round, Verdict verdict, uint256 providerPaid, uint256 committeePaid, uint256 refunded);
     event CommitteePaid(uint256 indexed taskId, address indexed member, uint256 amount);
     event Burned(uint256 indexed taskId, uint256 amount);
+    /// A provider that also validates (fresh IProviderRegistry.proveValidator) is paid a bonus on
+    /// an accepted task, out of the released part of the provider-rewards pool.
+    event ValidatorBonusPaid(uint256 indexed taskId, address indexed provider, uint256 amount);
 
     function submitTask(TaskRequest calldata request) external payable returns (uint256 taskId);
 

@@ -326,6 +326,31 @@ export const TASK_MARKET_ABI = [
     type: "event",
   },
   {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: "uint256",
+        name: "taskId",
+        type: "uint256",
+      },
+      {
+        indexed: true,
+        internalType: "address",
+        name: "provider",
+        type: "address",
+      },
+      {
+        indexed: false,
+        internalType: "uint256",
+        name: "amount",
+        type: "uint256",
+      },
+    ],
+    name: "ValidatorBonusPaid",
+    type: "event",
+  },
+  {
     inputs: [
       {
         internalType: "uint256",
@@ -759,6 +784,16 @@ export const TASK_MARKET_ABI = [
           {
             internalType: "uint64",
             name: "jailPeriod",
+            type: "uint64",
+          },
+          {
+            internalType: "uint16",
+            name: "validatorBonusBps",
+            type: "uint16",
+          },
+          {
+            internalType: "uint64",
+            name: "validatorProofTtl",
             type: "uint64",
           },
         ],

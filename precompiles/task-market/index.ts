@@ -12,8 +12,9 @@ import { fastAggregateVerify, PublicKey, Signature } from "@chainsafe/blst";
 import { type Address, createAddressFromString } from "@ethereumjs/util";
 import { sha256 } from "ethereum-cryptography/sha256";
 import { type ContractFunctionReturnType, encodeAbiParameters, type Hex, hexToBytes } from "viem";
+import { ONE_OGPU, PROVIDER_REWARDS_RELEASE_SECONDS, TOKEN_TABLE } from "../../genesis/token.ts";
 import { keccak256 } from "../../node/execution/crypto.ts";
-import { SYSTEM_CONTRACT_ADDRESSES } from "../addresses.ts";
+import { SYSTEM_CONTRACT_ADDRESSES, TASK_MARKET_RELEASE_START_SLOT } from "../addresses.ts";
 import { require } from "../framework/errors.ts";
 import { SYSTEM_GAS } from "../framework/gas.ts";
 import { Fields, loadAbi, storeAbi } from "../framework/records.ts";
@@ -24,6 +25,7 @@ import { COMPUTE_PARAMS, SLASH_SPLITS } from "../params.ts";
 import {
   activeProviders,
   blsKeyOf,
+  isProvenValidator,
   PROVIDER_REGISTRY,
   ProviderStatus,
   slash,
@@ -344,6 +346,31 @@ async function payMembers(
   return paid;
 }
 
+const REWARDS = createAddressFromString(SYSTEM_CONTRACT_ADDRESSES.rewards);
+const REWARDS_TOTAL = TOKEN_TABLE.providerRewards.amount * ONE_OGPU;
+
+/**
+ * Pays up to `amount` from the provider-rewards pool, never touching its still-locked part
+ * (linear release over 10 years from the genesis timestamp, as for withdrawals: decision 0007).
+ * Returns what was paid.
+ */
+async function payFromRewards(call: SystemCall, to: Address, amount: bigint): Promise<bigint> {
+  const start = await call.load(TASK_MARKET, hexToBytes(TASK_MARKET_RELEASE_START_SLOT));
+  const now = call.block.timestamp;
+  if (start === 0n || now <= start || amount === 0n) return 0n;
+  const elapsed = now - start;
+  const released =
+    elapsed >= PROVIDER_REWARDS_RELEASE_SECONDS
+      ? REWARDS_TOTAL
+      : (REWARDS_TOTAL * elapsed) / PROVIDER_REWARDS_RELEASE_SECONDS;
+  const locked = REWARDS_TOTAL - released;
+  const balance = await call.balance(REWARDS);
+  const available = balance > locked ? balance - locked : 0n;
+  const paid = amount < available ? amount : available;
+  await call.transfer(REWARDS, to, paid);
+  return paid;
+}
+
 function bps(amount: bigint, basisPoints: number): bigint {
   return (amount * BigInt(basisPoints)) / 10_000n;
 }
@@ -648,6 +675,15 @@ export const taskMarketPrecompile = systemContract(SYSTEM_CONTRACT_ADDRESSES.tas
     if (verdict === Verdict.Accept) {
       const price = await get(call, id, "price");
       await payOut(call, id, provider, price);
+      if (await isProvenValidator(call, provider)) {
+        const bonus = await payFromRewards(call, provider, bps(price, COMPUTE_PARAMS.validatorBonusBps));
+        if (bonus > 0n)
+          call.emit(TASK_MARKET, TASK_MARKET_ABI, "ValidatorBonusPaid", {
+            taskId: id,
+            provider: hex(provider),
+            amount: bonus,
+          });
+      }
       const committeePaid = await payMembers(
         call,
         id,
@@ -851,6 +887,8 @@ export const taskMarketPrecompile = systemContract(SYSTEM_CONTRACT_ADDRESSES.tas
       dissentSlashBps: p.dissentSlashBps,
       invalidTaskSlashBps: p.invalidTaskSlashBps,
       jailPeriod: p.jailPeriod,
+      validatorBonusBps: p.validatorBonusBps,
+      validatorProofTtl: p.validatorProofTtl,
     };
   },
 

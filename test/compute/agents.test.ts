@@ -322,4 +322,42 @@ describe("provider agents", () => {
     expect((await m.balance(CLIENT)) - clientBefore + (m.feeOf(CLIENT) - clientFees)).toBe(-slashed);
     expect(SLASH_SPLITS.invalidTask.provider).toBeGreaterThan(0);
   }, 120_000);
+  it("pays the validator bonus to a provider that proves its key is a validator's", async () => {
+    // Validator 0's interop key, reused as a provider's BLS key (as SPEC.md allows).
+    const { interopSecretKey } = await import("@lodestar/state-transition");
+    const validator = await dev.node.compute.startProvider({
+      privateKey: dev.accounts[10].privateKey,
+      blsSecretKey: interopSecretKey(0).toBytes(),
+      price: (3n * OGPU) / 2n,
+      stake: STAKE,
+      models: [mlp.sha256],
+    });
+    const proven = async () =>
+      (
+        await m.c.public.readContract({
+          address: SYSTEM_CONTRACT_ADDRESSES.providerRegistry,
+          abi: PROVIDER_REGISTRY_ABI,
+          functionName: "validatorOf",
+          args: [validator.address],
+        })
+      )[1] !== 0n;
+    await runUntil(proven, 10);
+    const rewards = SYSTEM_CONTRACT_ADDRESSES.rewards;
+    const input = encodeCanonical(seededInputs(mlp.inputs, 13));
+    const id = await submit(mlp, input, 3);
+    await runUntil(async () => (await m.task(id)).state === TaskState.Settled);
+    const task = await m.task(id);
+    expect(task.provider.toLowerCase()).toBe(validator.address.toLowerCase());
+    const [bonus] = await m.c.public.getContractEvents({
+      address: SYSTEM_CONTRACT_ADDRESSES.taskMarket,
+      abi: TASK_MARKET_ABI,
+      eventName: "ValidatorBonusPaid",
+      args: { taskId: id },
+      fromBlock: 0n,
+    });
+    expect(bonus.args.amount).toBe(bps(task.price, COMPUTE_PARAMS.validatorBonusBps));
+    expect(bonus.args.provider?.toLowerCase()).toBe(validator.address.toLowerCase());
+    // Out of the rewards pool (whose balance only the bonus and withdrawal sweeps move).
+    expect(await m.balance(rewards)).toBeGreaterThan(0n);
+  }, 180_000);
 });

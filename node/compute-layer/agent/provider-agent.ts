@@ -29,6 +29,7 @@ import type { Block } from "@ethereumjs/block";
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
 import { decodeEventLog, type Hex } from "viem";
 import { SYSTEM_CONTRACT_ADDRESSES } from "../../../precompiles/addresses.ts";
+import { COMPUTE_PARAMS } from "../../../precompiles/params.ts";
 import {
   PROVIDER_REGISTRY_ABI,
   ProviderStatus,
@@ -67,6 +68,7 @@ import {
   tensorFromValues,
   tensorValues,
 } from "../runtime/tensor.ts";
+import type { ValidatorProofSource } from "../validator-proof.ts";
 import { type ComputeAgentMetrics, JobTimer } from "./metrics.ts";
 import { TxSender } from "./tx-sender.ts";
 
@@ -107,6 +109,8 @@ export interface ProviderAgentModules {
   attestations: ComputeAttestations;
   /** Seconds per slot: the next block's timestamp is at least head + this. */
   slotSeconds: number;
+  /** Proofs that the agent's BLS key is a beacon validator (its node's consensus layer), if any. */
+  validatorProofs?: ValidatorProofSource;
   logger: Logger;
   metrics?: ComputeAgentMetrics;
 }
@@ -153,6 +157,8 @@ export class ProviderAgent {
   private again = false;
   private stopped = false;
   private chainId = 0n;
+  /** Head number of the last validator-proof attempt. */
+  private proofTriedAt: bigint | undefined;
 
   constructor(opts: ProviderAgentOptions, modules: ProviderAgentModules) {
     this.opts = opts;
@@ -282,6 +288,36 @@ export class ProviderAgent {
     }
   }
 
+  /**
+   * A provider whose BLS key is also a validator's proves it on chain (the validator bonus),
+   * again when half of the proof's time to live has passed; tried at most every 32 blocks.
+   */
+  private async maybeProveValidator(): Promise<void> {
+    const source = this.m.validatorProofs;
+    if (source === undefined) return;
+    const head = this.m.chain.head.header;
+    if (this.proofTriedAt !== undefined && head.number < this.proofTriedAt + 32n) return;
+    this.proofTriedAt = head.number;
+    const [, provenAt] = await this.m.view.read(REGISTRY, PROVIDER_REGISTRY_ABI, "validatorOf", [
+      this.address,
+    ]);
+    if (provenAt !== 0n && head.timestamp - provenAt < COMPUTE_PARAMS.validatorProofTtl / 2n) return;
+    const proof = await source.prove(this.bls.toPublicKey().toBytes());
+    if (proof === undefined) return;
+    await this.act(`prove:${provenAt}`, () =>
+      this.sender.send(REGISTRY, PROVIDER_REGISTRY_ABI, "proveValidator", [
+        proof.beaconTimestamp,
+        proof.validatorIndex,
+        proof.validator,
+        proof.branch,
+      ]),
+    );
+    this.logger.info(
+      { validatorIndex: proof.validatorIndex.toString() },
+      "Proved this provider's validator key",
+    );
+  }
+
   /** Drops everything kept about a closed task. */
   private forget(id: bigint): void {
     this.tracked.delete(id);
@@ -303,6 +339,9 @@ export class ProviderAgent {
   private async pass(): Promise<void> {
     const status = await this.ensureRegistered();
     if (status === undefined) return;
+    await this.maybeProveValidator().catch((err: unknown) =>
+      this.logger.debug({ err: errorMessage(err) }, "Validator proof not sent"),
+    );
     const head = this.m.chain.head.header;
     for (const id of [...this.tracked]) {
       let task: Task;

@@ -31,7 +31,7 @@ import {
 import { encodeReceipt, type RunTxResult, runBlock, runTx, type VM } from "@ethereumjs/vm";
 import { sha256 } from "ethereum-cryptography/sha256";
 import { type AbiFunction, decodeAbiParameters, type Hex, toFunctionSelector } from "viem";
-import { ONE_OGPU, TOKEN_TABLE } from "../../../genesis/token.ts";
+import { ONE_OGPU, PROVIDER_REWARDS_RELEASE_SECONDS, TOKEN_TABLE } from "../../../genesis/token.ts";
 import { SYSTEM_CONTRACT_ADDRESSES } from "../../../precompiles/addresses.ts";
 import { TASK_MARKET_ABI } from "../../../precompiles/task-market/abi.ts";
 import type { ChainConfig } from "../chain/config.ts";
@@ -112,8 +112,6 @@ class Mutex {
 }
 
 const TX_GAS = 21_000n;
-/** The provider-rewards allocation is released linearly over 10 years (SPEC.md section 3). */
-const REWARDS_RELEASE_SECONDS = 10n * 365n * 24n * 3600n;
 
 interface BodyRun {
   included: TypedTransaction[];
@@ -164,7 +162,7 @@ export class Executor {
           rewards: createAddressFromString(SYSTEM_CONTRACT_ADDRESSES.rewards),
           rewardsTotal: TOKEN_TABLE.providerRewards.amount * ONE_OGPU,
           releaseStart: BigInt(this.config.genesis.timestamp),
-          releaseSeconds: REWARDS_RELEASE_SECONDS,
+          releaseSeconds: PROVIDER_REWARDS_RELEASE_SECONDS,
         }
       : undefined;
   }
