@@ -8,6 +8,7 @@
  */
 import { type Abi, type Hex, parseEventLogs } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_SUPPLY_WEI } from "../../genesis/index.ts";
 import type { ProviderAgent } from "../../node/compute-layer/agent/provider-agent.ts";
 import {
   type GeneratedModel,
@@ -360,4 +361,29 @@ describe("provider agents", () => {
     // Out of the rewards pool (whose balance only the bonus and withdrawal sweeps move).
     expect(await m.balance(rewards)).toBeGreaterThan(0n);
   }, 180_000);
+  it("creates no oGPU: all balances add up to 21M minus burned fees and burned slashes", async () => {
+    const latest = BigInt(await dev.call<Hex>("eth_blockNumber"));
+    let burnedFees = 0n;
+    for (let n = 1n; n <= latest; n++) {
+      const block = await dev.call<{ baseFeePerGas: Hex; gasUsed: Hex }>("eth_getBlockByNumber", [
+        `0x${n.toString(16)}`,
+        false,
+      ]);
+      burnedFees += BigInt(block.baseFeePerGas) * BigInt(block.gasUsed);
+    }
+    const burnedSlashes = (
+      await m.c.public.getContractEvents({
+        address: SYSTEM_CONTRACT_ADDRESSES.taskMarket,
+        abi: TASK_MARKET_ABI,
+        eventName: "Burned",
+        fromBlock: 0n,
+      })
+    ).reduce((sum, e) => sum + (e.args.amount ?? 0n), 0n);
+    expect(burnedSlashes).toBeGreaterThan(0n);
+    // Every account that ever held oGPU on this chain is in the genesis allocation.
+    let total = 0n;
+    for (const address of Object.keys(dev.node.el.chain.config.genesis.alloc))
+      total += BigInt(await dev.call<Hex>("eth_getBalance", [address, "latest"]));
+    expect(total).toBe(MAX_SUPPLY_WEI - burnedFees - burnedSlashes);
+  }, 60_000);
 });
