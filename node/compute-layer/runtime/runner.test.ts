@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Writable } from "node:stream";
+import type { Worker } from "node:worker_threads";
 import onnxProto from "onnx-proto";
 import { encodeAbiParameters, keccak256 } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -193,6 +194,119 @@ describe("OnnxRunner on generated models", () => {
     expect(Array.from(tensorValues(y) as Float32Array)).toEqual(
       Array.from(expected, (v) => Math.fround(v / 4096)),
     );
+  });
+});
+
+/** `x` f32 [N,1024] through `depth` MatMuls by one shared 1024x1024 weight: ~2 GFLOP per 1024 rows and layer. */
+function slowModel(depth: number): ModelBytes {
+  const info = (name: string) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: [{ dimParam: "N" }, { dimValue: 1024 }] },
+      },
+    },
+  });
+  const weight = new Float32Array(1024 * 1024).fill(1 / 1024);
+  const bytes = onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: 17 }],
+    graph: {
+      name: "slow",
+      initializer: [
+        {
+          name: "w",
+          dims: [1024, 1024],
+          dataType: onnx.TensorProto.DataType.FLOAT,
+          rawData: new Uint8Array(weight.buffer),
+        },
+      ],
+      node: Array.from({ length: depth }, (_, i) => ({
+        opType: "MatMul",
+        input: [i === 0 ? "x" : `h${i}`, "w"],
+        output: [i === depth - 1 ? "y" : `h${i + 1}`],
+      })),
+      input: [info("x")],
+      output: [info("y")],
+    },
+  }).finish();
+  return { sha256: sha256Hex(bytes), bytes };
+}
+
+describe("OnnxRunner off the main thread", () => {
+  it("keeps the event loop responsive while a long model runs on the worker", async () => {
+    const slow = slowModel(16);
+    const x = (rows: number) => seededInputs([{ name: "x", dtype: "float32", dims: [rows, 1024] }], 7);
+    await runner.run(slow, x(1)); // loads the session
+    let last = performance.now();
+    let maxGap = 0;
+    let ticks = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+      ticks++;
+    }, 5);
+    const started = performance.now();
+    let result: Awaited<ReturnType<OnnxRunner["run"]>>;
+    try {
+      result = await runner.run(slow, x(512));
+    } finally {
+      clearInterval(timer);
+    }
+    const wallMs = performance.now() - started;
+    expect(result.outputs[0].dims).toEqual([512, 1024]);
+    // A run long enough to matter: on the main thread it would stall every tick for all of it.
+    expect(wallMs).toBeGreaterThan(150);
+    expect(maxGap).toBeLessThan(wallMs / 3);
+    expect(ticks).toBeGreaterThan(wallMs / 5 / 4);
+  });
+
+  it("runs short models on the main thread once measured (the fast path), with the same results", async () => {
+    const fast = new OnnxRunner({ gpu: false, logger: silentLogger(), inlineMaxMs: 1000 });
+    const identity = tinyModel("Identity", onnx.TensorProto.DataType.FLOAT);
+    const input = (a: number, b: number) =>
+      decodeCanonical(encodeCanonical([tensorFromValues("x", "float32", [2], new Float32Array([a, b]))]), {
+        copy: false,
+      });
+    const onWorker = await fast.run(cls, CLS_INPUT());
+    await fast.run(identity, input(0, 0));
+    await fast.run(identity, input(0, 0)); // measured: loads the main-thread twin
+    await fast.run(cls, CLS_INPUT());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const entries = [
+      ...(fast as unknown as { sessions: Map<string, { inline?: unknown }> }).sessions.values(),
+    ];
+    expect(entries.every((e) => e.inline !== undefined)).toBe(true);
+    const inline = await fast.run(cls, CLS_INPUT());
+    expect(inline.commitment).toBe(onWorker.commitment);
+    // Identity returns its input: each output must still be a buffer of its own.
+    const first = await fast.run(identity, input(1, 2));
+    const second = await fast.run(identity, input(3, 4));
+    expect([...(tensorValues(first.outputs[0]) as Float32Array)]).toEqual([1, 2]);
+    expect([...(tensorValues(second.outputs[0]) as Float32Array)]).toEqual([3, 4]);
+    await fast.close();
+  });
+
+  it("runs on several workers; a worker that exits takes its sessions, reloaded on the next run", async () => {
+    const pool = new OnnxRunner({ gpu: false, logger: silentLogger(), workers: 2, inlineMaxMs: 0 });
+    const int8 = int8Model();
+    const [a, b] = await Promise.all([
+      pool.run(cls, CLS_INPUT()),
+      pool.run(int8, seededInputs(int8.inputs, 1)),
+    ]);
+    expect(a.commitment).toBe((await runner.run(cls, CLS_INPUT())).commitment);
+    expect(b.outputs.map((o) => o.name)).toEqual(["acc", "y"]);
+    // A worker that exits (here terminated while idle: terminating one inside onnxruntime's run
+    // aborts the process, which close() avoids by waiting) takes its sessions: the next run reloads.
+    const workers = (pool as unknown as { slots: ({ worker: Worker } | undefined)[] }).slots;
+    await Promise.all(workers.map((w) => w?.worker.terminate()));
+    const again = await pool.run(cls, CLS_INPUT());
+    expect(again.cacheHit).toBe(false);
+    expect(again.commitment).toBe(a.commitment);
+    await pool.close();
+    expect(() => new OnnxRunner({ gpu: false, logger: silentLogger(), workers: 0 })).toThrow(/workers/);
   });
 });
 

@@ -9,12 +9,28 @@
  *   it is unavailable it logs one warn line ("CUDA execution provider unavailable (...):
  *   running on CPU") and runs `cuda` profiles on CPU. The result and the environment fingerprint
  *   name the provider actually used. With `gpu: false`, `cuda` profiles run on CPU silently.
+ * - Off the main thread: onnxruntime-node's `session.run` computes synchronously on the thread
+ *   that calls it, so the sessions live in worker threads (`runner-worker.ts`, `workers` of them,
+ *   default 1) and the node's event loop (block import, consensus duties, JSON-RPC) keeps running
+ *   while a model does. The main thread keeps everything else: profiles and the CUDA probe, the
+ *   session cache, hash checks and model specs, typed errors, fingerprints and metrics. A model's
+ *   bytes go to a worker once per session load; a run sends the inputs copied into one buffer
+ *   (each tensor 8-byte aligned; the callers' buffers, often views of stored blobs, are never
+ *   transferred), which the worker hands back with the outputs (their buffers transferred, no
+ *   copy) and the next run of the same size reuses (up to 64 MiB kept). A worker that exits
+ *   fails its runs in flight with EXECUTION_FAILED, its sessions are dropped and the next run
+ *   starts a new one. `close` waits for the runs in flight before stopping the workers
+ *   (terminating a worker inside onnxruntime's run aborts the process).
+ * - Fast path (`inlineMaxMs`, default 2 ms, 0 disables): the hop costs a run two thread wake-ups
+ *   (about 0.1 ms on an idle host, up to ~1 ms on a loaded one: as much as a small model's
+ *   inference). Runs of a session on inputs of a byte size whose runs took less than
+ *   `inlineMaxMs` (a moving average, measured on the worker first) go to a second session of the
+ *   same model and profile on the main thread (loaded in the background; only for models that
+ *   load in under 100 ms). The main thread then blocks about that long per run and never for a
+ *   long one: a size not measured yet runs on the worker, and a run that slows down moves back.
  * - Sessions are cached per (model sha256, resolved profile) in an LRU of `sessionCacheSize`
- *   entries; an evicted session is released once its in-flight runs finish.
- * - Input data not aligned for its element type (views into canonical bytes: data starts
- *   wherever the header ends) is copied into an aligned buffer reused from run to run (up to
- *   64 MiB kept), so a run allocates no input memory: a fresh buffer per run costs more in
- *   garbage collection than the copy itself.
+ *   entries; an evicted session is released once its in-flight runs finish. Each session lives
+ *   in one worker (the least busy when it is loaded); a worker runs one model at a time.
  * - Errors (ComputeRuntimeError): MODEL_HASH_MISMATCH (bytes do not hash to the model's name),
  *   MODEL_LOAD_FAILED / MODEL_UNSUPPORTED (the model cannot run: a client fault),
  *   INPUT_MISMATCH (inputs do not match the model: a client fault), EXECUTION_FAILED, CLOSED.
@@ -30,13 +46,15 @@
  * - types `ExecutionProviderName`, `GraphOptimizationLevel`, `ExecutionProfile`, `ModelBytes`,
  *   `RunResult`, `EnvironmentFingerprint`, `OnnxRunnerOptions`
  * - `CANONICAL_CPU_PROFILE`, `RUNTIME`, `executionProfile(partial)`, `fingerprintHash(fp)`
- * - `class OnnxRunner { run, modelSpec, environmentFingerprint, cudaAvailable, close }`
+ * - `class OnnxRunner { run, modelSpec, environmentFingerprint, cudaAvailable, close }` (`close`
+ *   waits for the runs in flight and stops the workers)
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { keccak256 } from "ethereum-cryptography/keccak";
 import { LRUCache } from "lru-cache";
 import onnxProto from "onnx-proto";
@@ -45,16 +63,17 @@ import type { Logger } from "../../utils/logger.ts";
 import { ComputeRuntimeError, ComputeRuntimeErrorCode } from "./errors.ts";
 import type { ComputeRuntimeMetrics } from "./metrics.ts";
 import { checkInputs, type ModelSpec, readModelSpec } from "./model-spec.ts";
+import type { WorkerInput, WorkerOutput, WorkerRequest, WorkerResponse } from "./runner-worker.ts";
 import {
   type CanonicalTensor,
-  elementSize,
-  fromOrtTensor,
+  type DType,
   type Hex,
   isDType,
   isHex32,
   outputCommitment,
   sha256Hex,
   toOrtTensor,
+  validateTensor,
 } from "./tensor.ts";
 
 export type ExecutionProviderName = "cpu" | "cuda";
@@ -118,11 +137,27 @@ export interface OnnxRunnerOptions {
   metrics?: ComputeRuntimeMetrics;
   /** Sessions kept loaded (default 8). */
   sessionCacheSize?: number;
+  /**
+   * Worker threads running the models (default 1, 1..64). Each session lives in one worker
+   * (the least busy when it is loaded); a worker runs one model at a time.
+   */
+  workers?: number;
+  /**
+   * Fast path (default 2 ms; 0 disables it): a model whose runs on inputs of a given size have
+   * taken less than this (a moving average, measured on the worker first) runs on the main
+   * thread instead, in a second session of its own, saving the thread hop (about 0.1 ms idle,
+   * more on a loaded host). The main thread then blocks for about that long per run, never for
+   * a long run: inputs of a size not yet measured go to the worker.
+   */
+  inlineMaxMs?: number;
 }
 
 const LEVELS: readonly GraphOptimizationLevel[] = ["disabled", "basic", "extended", "all"];
 /** Bytes of idle aligned input buffers kept for reuse. */
 const MAX_SCRATCH_BYTES = 64 * 1024 * 1024;
+const DEFAULT_INLINE_MAX_MS = 2;
+/** Sessions whose load took longer than this stay off the main thread (loading blocks it). */
+const INLINE_MAX_CREATE_MS = 100;
 
 function badProfile(message: string): ComputeRuntimeError {
   return new ComputeRuntimeError(
@@ -213,11 +248,31 @@ function gpuName(): Promise<string> {
   });
 }
 
+/** A worker thread owning sessions, and its requests awaiting an answer. */
+interface WorkerSlot {
+  worker: Worker;
+  pending: Map<number, { resolve: (r: WorkerResponse) => void; reject: (err: Error) => void }>;
+  /** Cleared when the worker exits: its sessions are gone. */
+  alive: boolean;
+}
+
 interface SessionEntry {
-  session: InferenceSession;
+  /** The worker holding the session, and the session's number there. */
+  slot: WorkerSlot;
+  sid: number;
   spec: ModelSpec;
   inFlight: number;
   evicted: boolean;
+  /** The session's options (for a main-thread twin). */
+  options: InferenceSession.SessionOptions;
+  createMs: number;
+  /** The model, kept for a main-thread twin when the session loads fast enough to have one. */
+  bytes: Uint8Array | undefined;
+  /** Run time by input size (bytes, aligned), a moving average: the fast path's evidence. */
+  runMs: Map<number, number>;
+  /** The main-thread twin for runs known to be short (the fast path), once loaded. */
+  inline?: InferenceSession;
+  inlineLoading?: boolean;
 }
 
 interface Acquired {
@@ -229,6 +284,13 @@ interface Acquired {
 function outcomeOf(err: unknown): string {
   return err instanceof ComputeRuntimeError ? err.code.replace(/^COMPUTE_/, "").toLowerCase() : "error";
 }
+
+function closedError(): ComputeRuntimeError {
+  return new ComputeRuntimeError(ComputeRuntimeErrorCode.CLOSED, "the runner is closed");
+}
+
+/** A tensor's data offset in a run's input buffer: every tensor starts on an 8-byte boundary. */
+const align8 = (n: number) => (n + 7) & ~7;
 
 export class OnnxRunner {
   private readonly gpu: boolean;
@@ -243,8 +305,13 @@ export class OnnxRunner {
   private gpuDevice: Promise<string> | undefined;
   private cpuDevice: string | undefined;
   private closed = false;
-  /** Idle aligned input buffers by byte length, and their total size. */
-  private readonly scratch = new Map<number, Uint8Array[]>();
+  /** Worker threads (started on first use; one restarted after an exit). */
+  private readonly slots: (WorkerSlot | undefined)[];
+  private readonly inlineMaxMs: number;
+  private nextId = 0;
+  private nextSid = 0;
+  /** Idle input buffers (handed back by the workers) by byte length, and their total size. */
+  private readonly scratch = new Map<number, ArrayBuffer[]>();
   private scratchBytes = 0;
 
   constructor(opts: OnnxRunnerOptions) {
@@ -257,6 +324,13 @@ export class OnnxRunner {
         ComputeRuntimeErrorCode.INVALID_ARGUMENT,
         "sessionCacheSize must be >= 1",
       );
+    const workers = opts.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+      throw new ComputeRuntimeError(ComputeRuntimeErrorCode.INVALID_ARGUMENT, "workers must be 1..64");
+    this.slots = new Array<WorkerSlot | undefined>(workers).fill(undefined);
+    this.inlineMaxMs = opts.inlineMaxMs ?? DEFAULT_INLINE_MAX_MS;
+    if (!(this.inlineMaxMs >= 0))
+      throw new ComputeRuntimeError(ComputeRuntimeErrorCode.INVALID_ARGUMENT, "inlineMaxMs must be >= 0");
     this.sessions = new LRUCache<string, SessionEntry>({
       max,
       dispose: (entry) => {
@@ -359,6 +433,7 @@ export class OnnxRunner {
   /**
    * Runs `model` on `inputs` under `profile` (defaults: CANONICAL_CPU_PROFILE, provider `cuda`
    * on a `gpu` runner). Returns the outputs in canonical order, their commitment and timings.
+   * The model runs on a worker thread: this thread waits without blocking.
    */
   async run(
     model: ModelBytes,
@@ -374,30 +449,26 @@ export class OnnxRunner {
       try {
         checkInputs(entry.spec, inputs);
         runStarted = performance.now();
-        const feeds: Record<string, Tensor> = {};
-        const borrowed: Uint8Array[] = [];
-        let results: InferenceSession.OnnxValueMapType;
-        try {
-          for (const input of inputs) feeds[input.name] = this.ortInput(input, borrowed);
-          results = await entry.session.run(feeds);
-        } catch (err) {
-          if (err instanceof ComputeRuntimeError) throw err;
+        const answer = await this.runOn(entry, inputs);
+        if ("error" in answer)
           throw new ComputeRuntimeError(
             ComputeRuntimeErrorCode.EXECUTION_FAILED,
-            `model ${model.sha256} failed to run: ${(err as Error).message}`,
+            `model ${model.sha256} failed to run: ${answer.error}`,
             { model: model.sha256 },
-            { cause: err },
           );
-        } finally {
-          // The outputs are new buffers of onnxruntime-node's, never the inputs': those are free.
-          for (const b of borrowed) this.giveBack(b);
-        }
-        // The output buffers are ours alone: canonical tensors over them, without a copy.
-        const outputs = entry.session.outputNames.map((name) => {
-          const value = results[name];
-          if (value === undefined)
-            throw new ComputeRuntimeError(ComputeRuntimeErrorCode.EXECUTION_FAILED, `output ${name} missing`);
-          return fromOrtTensor(name, value as Tensor, { copy: false });
+        if (!("outputs" in answer))
+          throw new ComputeRuntimeError(ComputeRuntimeErrorCode.EXECUTION_FAILED, "unexpected worker answer");
+        // The output buffers were transferred: ours alone, canonical tensors over them.
+        const outputs = answer.outputs.map(({ name, type, dims, data }) => {
+          if (!isDType(type))
+            throw new ComputeRuntimeError(
+              ComputeRuntimeErrorCode.INVALID_TENSOR,
+              `tensor ${name}: dtype ${type} has no canonical form`,
+              { name },
+            );
+          const t: CanonicalTensor = { name, dtype: type, dims, data };
+          validateTensor(t);
+          return t;
         });
         outputs.sort((a, b) => Buffer.compare(Buffer.from(a.name, "utf8"), Buffer.from(b.name, "utf8")));
         // Computed when first read (an agent encodes and hashes the outputs when it stores them).
@@ -413,6 +484,7 @@ export class OnnxRunner {
               ep: p.executionProvider,
               commitment: outputCommitment(outputs),
               runMs,
+              workerRunMs: answer.runMs,
               createMs,
               cacheHit: hit,
             },
@@ -439,30 +511,191 @@ export class OnnxRunner {
     }
   }
 
-  /** The onnxruntime tensor of `t`: its own data when aligned, else a reused aligned copy. */
-  private ortInput(t: CanonicalTensor, borrowed: Uint8Array[]): Tensor {
-    // Anything odd goes the plain way, which validates and throws INVALID_TENSOR.
-    if (!isDType(t.dtype) || !(t.data instanceof Uint8Array)) return toOrtTensor(t);
-    if (t.data.byteOffset % elementSize(t.dtype) === 0) return toOrtTensor(t);
-    let copy = this.scratch.get(t.data.length)?.pop();
-    if (copy === undefined) copy = new Uint8Array(t.data.length);
-    else this.scratchBytes -= copy.length;
-    copy.set(t.data);
-    borrowed.push(copy);
-    return toOrtTensor({ ...t, data: copy });
+  /**
+   * Sends a run to the entry's worker: the inputs copied into one buffer (each tensor aligned;
+   * the callers' buffers, often views of stored blobs, are never transferred), which the worker
+   * hands back with the outputs for the next run to reuse. Or, on the fast path, runs it here.
+   */
+  private async runOn(entry: SessionEntry, inputs: readonly CanonicalTensor[]): Promise<WorkerResponse> {
+    let size = 0;
+    for (const t of inputs) size = align8(size) + t.data.length;
+    size = align8(size);
+    let buffer = this.scratch.get(size)?.pop();
+    if (buffer === undefined) buffer = new ArrayBuffer(size);
+    else this.scratchBytes -= size;
+    const bytes = new Uint8Array(buffer);
+    const placed: WorkerInput[] = [];
+    let offset = 0;
+    for (const t of inputs) {
+      offset = align8(offset);
+      bytes.set(t.data, offset);
+      placed.push({ name: t.name, type: t.dtype, dims: [...t.dims], offset, length: t.data.length });
+      offset += t.data.length;
+    }
+    const known = entry.runMs.get(size);
+    const fast = this.inlineMaxMs > 0 && known !== undefined && known < this.inlineMaxMs;
+    if (fast && entry.inline !== undefined) {
+      const answer = await this.runInline(entry.inline, placed, buffer);
+      this.giveBack(buffer);
+      if ("runMs" in answer) this.recordRun(entry, size, answer.runMs);
+      return answer;
+    }
+    if (fast && entry.createMs < INLINE_MAX_CREATE_MS) this.loadInline(entry);
+    const answer = await this.request(
+      entry.slot,
+      (id) => ({ kind: "run", id, key: entry.sid, inputs: placed, buffer }),
+      [buffer],
+    );
+    if ("buffer" in answer && answer.buffer !== undefined) this.giveBack(answer.buffer);
+    if ("runMs" in answer) this.recordRun(entry, size, answer.runMs);
+    return answer;
   }
 
-  private giveBack(buffer: Uint8Array): void {
-    if (this.scratchBytes + buffer.length > MAX_SCRATCH_BYTES) return;
-    const list = this.scratch.get(buffer.length);
-    if (list === undefined) this.scratch.set(buffer.length, [buffer]);
+  private recordRun(entry: SessionEntry, size: number, ms: number): void {
+    const known = entry.runMs.get(size);
+    if (known === undefined && entry.runMs.size >= 16) entry.runMs.clear();
+    entry.runMs.set(size, known === undefined ? ms : 0.8 * known + 0.2 * ms);
+  }
+
+  /** The fast path: the run on this thread, answered as the worker would. */
+  private async runInline(
+    session: InferenceSession,
+    placed: WorkerInput[],
+    buffer: ArrayBuffer,
+  ): Promise<WorkerResponse> {
+    const started = performance.now();
+    try {
+      const feeds: Record<string, Tensor> = {};
+      for (const input of placed) {
+        const data = new Uint8Array(buffer, input.offset, input.length);
+        feeds[input.name] = toOrtTensor({
+          name: input.name,
+          dtype: input.type as DType,
+          dims: input.dims,
+          data,
+        });
+      }
+      const results = await session.run(feeds);
+      const runMs = performance.now() - started;
+      const outputs: WorkerOutput[] = [];
+      for (const name of session.outputNames) {
+        const value = results[name] as Tensor | undefined;
+        if (value === undefined) return { id: 0, error: `output ${name} missing` };
+        const values = value.data;
+        if (!ArrayBuffer.isView(values)) return { id: 0, error: `output ${name}: data is not a typed array` };
+        // onnxruntime-node's output buffers are new and ours alone: no copy.
+        const data = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+        outputs.push({ name, type: value.type, dims: value.dims.map(Number), data });
+      }
+      return { id: 0, outputs, buffer, runMs };
+    } catch (err) {
+      return { id: 0, error: (err as Error).message };
+    }
+  }
+
+  /** Loads the main-thread twin of a session on the fast path (in the background). */
+  private loadInline(entry: SessionEntry): void {
+    if (entry.inlineLoading === true || entry.inline !== undefined || entry.bytes === undefined) return;
+    entry.inlineLoading = true;
+    InferenceSession.create(entry.bytes, entry.options).then(
+      (session) => {
+        if (entry.evicted && entry.inFlight === 0) session.release().catch(() => undefined);
+        else entry.inline = session;
+      },
+      (err: unknown) => {
+        this.logger.debug(
+          { err: (err as Error).message },
+          "Main-thread session failed to load: runs stay on the worker",
+        );
+      },
+    );
+  }
+
+  private giveBack(buffer: ArrayBuffer): void {
+    if (this.scratchBytes + buffer.byteLength > MAX_SCRATCH_BYTES) return;
+    const list = this.scratch.get(buffer.byteLength);
+    if (list === undefined) this.scratch.set(buffer.byteLength, [buffer]);
     else list.push(buffer);
-    this.scratchBytes += buffer.length;
+    this.scratchBytes += buffer.byteLength;
+  }
+
+  /** Worker `i`, started if it is not running. */
+  private slot(i: number): WorkerSlot {
+    const existing = this.slots[i];
+    if (existing !== undefined) return existing;
+    const worker = new Worker(new URL("./runner-worker.ts", import.meta.url));
+    worker.unref();
+    const slot: WorkerSlot = { worker, pending: new Map(), alive: true };
+    worker.on("message", (message: WorkerResponse) => {
+      const waiter = slot.pending.get(message.id);
+      if (waiter === undefined) return;
+      slot.pending.delete(message.id);
+      if (slot.pending.size === 0) worker.unref();
+      waiter.resolve(message);
+    });
+    let failure: Error | undefined;
+    worker.on("error", (err) => {
+      failure = err;
+    });
+    worker.on("exit", (code) => {
+      slot.alive = false;
+      if (this.slots[i] === slot) this.slots[i] = undefined;
+      if (!this.closed)
+        this.logger.warn({ code, err: failure?.message }, "ONNX runner worker exited: sessions dropped");
+      // Its sessions are gone: forget them (later runs load them into a new worker).
+      const dropped = [...this.sessions.entries()].filter(([, entry]) => entry.slot === slot);
+      for (const [key] of dropped) this.sessions.delete(key);
+      const error = new ComputeRuntimeError(
+        ComputeRuntimeErrorCode.EXECUTION_FAILED,
+        `the ONNX runner worker exited (code ${code}${failure === undefined ? "" : `: ${failure.message}`})`,
+      );
+      for (const waiter of slot.pending.values()) waiter.reject(error);
+      slot.pending.clear();
+    });
+    this.slots[i] = slot;
+    return slot;
+  }
+
+  /** The worker for a new session: the one with the fewest requests in flight. */
+  private pickSlot(): WorkerSlot {
+    let best = 0;
+    let bestLoad = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.slots.length; i++) {
+      const load = this.slots[i]?.pending.size ?? 0;
+      if (load < bestLoad) {
+        best = i;
+        bestLoad = load;
+      }
+    }
+    return this.slot(best);
+  }
+
+  private request(
+    slot: WorkerSlot,
+    message: (id: number) => WorkerRequest,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<WorkerResponse> {
+    if (!slot.alive)
+      return Promise.reject(
+        new ComputeRuntimeError(ComputeRuntimeErrorCode.EXECUTION_FAILED, "the ONNX runner worker exited"),
+      );
+    const id = this.nextId++;
+    return new Promise<WorkerResponse>((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      if (slot.pending.size === 1) slot.worker.ref();
+      try {
+        slot.worker.postMessage(message(id), transfer);
+      } catch (err) {
+        slot.pending.delete(id);
+        if (slot.pending.size === 0) slot.worker.unref();
+        reject(err);
+      }
+    });
   }
 
   /** A session for (model, profile): from the cache synchronously, or a promise of a loaded one. */
   private acquire(model: ModelBytes, p: ExecutionProfile): Acquired | Promise<Acquired> {
-    if (this.closed) throw new ComputeRuntimeError(ComputeRuntimeErrorCode.CLOSED, "the runner is closed");
+    if (this.closed) throw closedError();
     if (!isHex32(model.sha256))
       throw new ComputeRuntimeError(
         ComputeRuntimeErrorCode.INVALID_ARGUMENT,
@@ -487,14 +720,14 @@ export class OnnxRunner {
       const entry = await pending;
       if (this.closed) {
         this.release(entry);
-        throw new ComputeRuntimeError(ComputeRuntimeErrorCode.CLOSED, "the runner is closed");
+        throw closedError();
       }
       entry.inFlight++;
       this.sessions.set(key, entry);
       return { entry, hit: false, createMs: performance.now() - started };
     }
     const entry = await pending;
-    if (this.closed) throw new ComputeRuntimeError(ComputeRuntimeErrorCode.CLOSED, "the runner is closed");
+    if (this.closed) throw closedError();
     entry.inFlight++;
     return { entry, hit: false, createMs: performance.now() - started };
   }
@@ -505,38 +738,50 @@ export class OnnxRunner {
       throw new ComputeRuntimeError(
         ComputeRuntimeErrorCode.MODEL_HASH_MISMATCH,
         `model bytes hash to ${actual}, not ${model.sha256}`,
-        { model: model.sha256, actual },
+        { model: model.sha256 },
       );
     const spec = readModelSpec(model.bytes);
-    const started = performance.now();
-    let session: InferenceSession;
-    try {
-      session = await InferenceSession.create(model.bytes, {
-        executionProviders: [p.executionProvider],
-        graphOptimizationLevel: p.graphOptimizationLevel,
-        intraOpNumThreads: p.intraOpNumThreads,
-        interOpNumThreads: 1,
-        executionMode: "sequential",
-        // Fatal only: failures reach the caller as typed errors carrying onnxruntime's message,
-        // rather than as unstructured lines on stderr.
-        logSeverityLevel: 4,
-        ...(p.deterministic ? { extra: { session: { use_deterministic_compute: "1" } } } : {}),
-      });
-    } catch (err) {
+    const options: InferenceSession.SessionOptions = {
+      executionProviders: [p.executionProvider],
+      graphOptimizationLevel: p.graphOptimizationLevel,
+      intraOpNumThreads: p.intraOpNumThreads,
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      // Fatal only: failures reach the caller as typed errors carrying onnxruntime's message,
+      // rather than as unstructured lines on stderr.
+      logSeverityLevel: 4,
+      ...(p.deterministic ? { extra: { session: { use_deterministic_compute: "1" } } } : {}),
+    };
+    // The worker gets a copy (structured clone copies a view's whole buffer: a view is sliced).
+    const { bytes } = model;
+    const sent =
+      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    const slot = this.pickSlot();
+    const sid = this.nextSid++;
+    const answer = await this.request(slot, (id) => ({ kind: "load", id, key: sid, bytes: sent, options }));
+    if ("error" in answer)
       throw new ComputeRuntimeError(
         ComputeRuntimeErrorCode.MODEL_LOAD_FAILED,
-        `model ${model.sha256} failed to load: ${(err as Error).message}`,
+        `model ${model.sha256} failed to load: ${answer.error}`,
         { model: model.sha256 },
-        { cause: err },
       );
-    }
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = ("createMs" in answer ? answer.createMs : 0) / 1000;
     this.metrics?.onSessionCreate(p.executionProvider, seconds);
     this.logger.debug(
       { model: model.sha256, ep: p.executionProvider, level: p.graphOptimizationLevel, ms: seconds * 1000 },
       "Inference session created",
     );
-    return { session, spec, inFlight: 0, evicted: false };
+    return {
+      slot,
+      sid,
+      spec,
+      inFlight: 0,
+      evicted: false,
+      options,
+      createMs: seconds * 1000,
+      runMs: new Map(),
+      bytes: seconds * 1000 < INLINE_MAX_CREATE_MS ? sent : undefined,
+    };
   }
 
   private releaseUse(entry: SessionEntry): void {
@@ -545,15 +790,25 @@ export class OnnxRunner {
   }
 
   private release(entry: SessionEntry): void {
-    entry.session.release().catch((err: unknown) => {
-      this.logger.warn({ err: (err as Error).message }, "Releasing an inference session failed");
-    });
+    const inline = entry.inline;
+    entry.inline = undefined;
+    inline?.release().catch(() => undefined);
+    if (entry.slot.alive)
+      entry.slot.worker.postMessage({ kind: "release", key: entry.sid } satisfies WorkerRequest);
   }
 
-  /** Releases every cached session; later calls throw CLOSED. */
+  /** Waits for the runs in flight, then stops the workers (their sessions go with them); later calls throw CLOSED. */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled(this.loading.values());
     this.sessions.clear();
+    const slots = this.slots.filter((s) => s !== undefined);
+    this.slots.fill(undefined);
+    await Promise.all(
+      slots.map(async (slot) => {
+        while (slot.pending.size > 0 && slot.alive) await new Promise((resolve) => setTimeout(resolve, 5));
+        await slot.worker.terminate();
+      }),
+    );
   }
 }
