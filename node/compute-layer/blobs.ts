@@ -10,7 +10,7 @@
  * and a committee member its output without touching the disk or hashing them again (for a small
  * model, reading and re-hashing the input cost as much as the inference). `stage` is `put` for the
  * hot path: the blob is readable here at once and written to disk (flushed) in the background,
- * by a worker thread for blobs up to 16 MiB (`BlobWriter`: the main thread runs the models);
+ * by a worker thread for blobs up to 16 MiB (`BlobWriter`: the main thread keeps serving the node);
  * `persisted(hash)` resolves once it is on disk (the executor awaits it before committing the
  * output on chain: peers are served from the disk).
  */
