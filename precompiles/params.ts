@@ -18,7 +18,10 @@ export interface ComputeParams {
   /** Time the committee has from its draw to settle. */
   verifyWindow: bigint;
   maxCommitteeSize: number;
-  /** Share of the committee stake a verdict needs, in basis points (6,666: two of three equal members). */
+  /**
+   * Share of the committee stake a verdict needs: 2/3, shown in basis points rounded up (6,667);
+   * the check itself is exact (`hasQuorum`).
+   */
   quorumBps: number;
   /** Assignments per task (the first and its reassignments, and committee redraws). */
   maxRounds: number;
@@ -56,7 +59,7 @@ export const COMPUTE_PARAMS: Readonly<ComputeParams> = Object.freeze({
   revealWindow: 4n,
   verifyWindow: 60n,
   maxCommitteeSize: 16,
-  quorumBps: 6_666,
+  quorumBps: 6_667,
   maxRounds: 4,
   maxInlineInput: 96 * 1024,
   minFeePerMember: 10n ** 15n,
@@ -82,3 +85,8 @@ export const SLASH_SPLITS = Object.freeze({
   /** An invalid task (client's deposit): the provider and committee are paid for their work. */
   invalidTask: { provider: 4_000, committee: 3_000, burn: 3_000 },
 });
+
+/** Whether `stake` is at least 2/3 of a committee's `total` stake (exact, no rounding). */
+export function hasQuorum(stake: bigint, total: bigint): boolean {
+  return total > 0n && stake * 3n >= total * 2n;
+}

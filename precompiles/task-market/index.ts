@@ -21,7 +21,7 @@ import { Fields, loadAbi, storeAbi } from "../framework/records.ts";
 import { slotOf } from "../framework/storage.ts";
 import { type SystemCall, systemContract } from "../framework/system-call.ts";
 import { checkPolicy, isRegistered as isModelRegistered } from "../model-registry/index.ts";
-import { COMPUTE_PARAMS, SLASH_SPLITS } from "../params.ts";
+import { COMPUTE_PARAMS, hasQuorum, SLASH_SPLITS } from "../params.ts";
 import {
   activeProviders,
   blsKeyOf,
@@ -647,7 +647,7 @@ export const taskMarketPrecompile = systemContract(SYSTEM_CONTRACT_ADDRESSES.tas
       require(valid, `invalid aggregate signature for verdict ${vote.verdict}`);
       tallies.push({ vote, members, stakes, stake: stakes.reduce((a, b) => a + b, 0n) });
     }
-    const quorum = tallies.find((t) => t.stake * 10_000n >= totalStake * BigInt(COMPUTE_PARAMS.quorumBps));
+    const quorum = tallies.find((t) => hasQuorum(t.stake, totalStake));
     require(quorum !== undefined, "no verdict reaches the quorum");
     const verdict = quorum.vote.verdict as Verdict;
     require(!(

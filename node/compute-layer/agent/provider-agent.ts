@@ -29,7 +29,7 @@ import type { Block } from "@ethereumjs/block";
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
 import { decodeEventLog, type Hex } from "viem";
 import { SYSTEM_CONTRACT_ADDRESSES } from "../../../precompiles/addresses.ts";
-import { COMPUTE_PARAMS } from "../../../precompiles/params.ts";
+import { COMPUTE_PARAMS, hasQuorum } from "../../../precompiles/params.ts";
 import {
   PROVIDER_REGISTRY_ABI,
   ProviderStatus,
@@ -691,7 +691,7 @@ export class ProviderAgent {
     const total = stakes.reduce((a, b) => a + b, 0n);
     const weight = (signers: bigint) =>
       stakes.reduce((sum, s, i) => (((signers >> BigInt(i)) & 1n) === 1n ? sum + s : sum), 0n);
-    const quorum = votes.find((v) => weight(v.signers) * 10_000n >= total * 6_666n);
+    const quorum = votes.find((v) => hasQuorum(weight(v.signers), total));
     if (quorum === undefined) return;
     const key = `${task.id}:${task.round}`;
     const since = this.quorumSince.get(key) ?? now;
