@@ -21,7 +21,7 @@
  *   fails its runs in flight with EXECUTION_FAILED, its sessions are dropped and the next run
  *   starts a new one. `close` waits for the runs in flight before stopping the workers
  *   (terminating a worker inside onnxruntime's run aborts the process).
- * - Fast path (`inlineMaxMs`, default 2 ms, 0 disables): the hop costs a run two thread wake-ups
+ * - Fast path (`inlineMaxMs`, default 50 ms, 0 disables): the hop costs a run two thread wake-ups
  *   (about 0.1 ms on an idle host, up to ~1 ms on a loaded one: as much as a small model's
  *   inference). Runs of a session on inputs of a byte size whose runs took less than
  *   `inlineMaxMs` (a moving average, measured on the worker first) go to a second session of the
@@ -155,7 +155,12 @@ export interface OnnxRunnerOptions {
 const LEVELS: readonly GraphOptimizationLevel[] = ["disabled", "basic", "extended", "all"];
 /** Bytes of idle aligned input buffers kept for reuse. */
 const MAX_SCRATCH_BYTES = 64 * 1024 * 1024;
-const DEFAULT_INLINE_MAX_MS = 2;
+/**
+ * Models measured faster than this run on the main thread: a stall of this size is absorbed by a
+ * node (block import takes ~40 ms, a slot 2 s), and the thread hop would cost small models
+ * 10-20% of their run time (bench:compute).
+ */
+const DEFAULT_INLINE_MAX_MS = 50;
 /** Sessions whose load took longer than this stay off the main thread (loading blocks it). */
 const INLINE_MAX_CREATE_MS = 100;
 
