@@ -159,7 +159,7 @@ export class SyncService {
     const stale = Date.now() - 3 * this.opts.tickMs;
     for (const [peer, s] of this.peers) if (s.at < stale) void this.handshake(peer);
     this.target = Math.max(0, ...[...this.peers.values()].map((p) => p.status.headSlot));
-    if (this.syncing === undefined && this.target > this.m.cl.chain.head.slot) {
+    if (this.syncing === undefined && this.bestPeer() !== undefined) {
       this.syncing = this.rangeSync()
         .catch((err: unknown) => this.m.logger.warn({ err: errorMessage(err) }, "Range sync failed"))
         .finally(() => {
@@ -170,25 +170,49 @@ export class SyncService {
     this.timer.unref?.();
   }
 
-  /** The peer with the highest head among those ahead of us. */
-  private bestPeer(): { peer: string; status: phase0.Status } | undefined {
-    let best: { peer: string; status: phase0.Status } | undefined;
-    for (const [peer, s] of this.peers)
-      if (best === undefined || s.status.headSlot > best.status.headSlot) best = { peer, status: s.status };
-    return best !== undefined && best.status.headSlot > this.m.cl.chain.head.slot ? best : undefined;
+  /** Whether a peer's head block is one we do not have (it is on another branch, or ahead). */
+  private unknownHead(status: phase0.Status): boolean {
+    return this.m.cl.chain.getBlock(hex(status.headRoot)) === undefined;
+  }
+
+  /**
+   * The peer to sync from: the highest head among those ahead of us; else, the highest head we
+   * do not know (a branch built while the network was split, which gossip's parent lookups
+   * cannot reach when it is deeper than their limit: after a partition heals, both halves' heads
+   * are at about the same slot, so "ahead" alone would never sync them).
+   */
+  private bestPeer(): { peer: string; status: phase0.Status; behind: boolean } | undefined {
+    const ours = this.m.cl.chain.head.slot;
+    let ahead: { peer: string; status: phase0.Status } | undefined;
+    let other: { peer: string; status: phase0.Status } | undefined;
+    for (const [peer, s] of this.peers) {
+      if (s.status.headSlot > ours) {
+        if (ahead === undefined || s.status.headSlot > ahead.status.headSlot)
+          ahead = { peer, status: s.status };
+      } else if (s.status.headSlot > 0 && this.unknownHead(s.status)) {
+        if (other === undefined || s.status.headSlot > other.status.headSlot)
+          other = { peer, status: s.status };
+      }
+    }
+    if (ahead !== undefined) return { ...ahead, behind: false };
+    return other === undefined ? undefined : { ...other, behind: true };
   }
 
   /** Downloads and imports blocks from the best peer until our head reaches its head. */
   private async rangeSync(): Promise<void> {
     const chain = this.m.cl.chain;
-    let fromFinalized = false;
+    // Set while following another branch from our finalized checkpoint: the next slot to ask
+    // for (blocks we already have are skipped on import). Undefined: continue from our head.
+    let cursor: number | undefined;
     this.progress = { at: Date.now(), slot: chain.head.slot };
     while (!this.stopped) {
       const best = this.bestPeer();
       if (best === undefined) return;
       const { peer, status } = best;
       const finalizedStart = computeStartSlotAtEpoch(chain.finalizedCheckpoint.epoch);
-      const start = (fromFinalized ? finalizedStart : chain.head.slot) + 1;
+      // A head we do not know at or below our slot is on another branch.
+      if (best.behind && cursor === undefined) cursor = finalizedStart + 1;
+      const start = cursor ?? chain.head.slot + 1;
       const count = Math.min(this.opts.batchSlots, status.headSlot - start + 1);
       if (count <= 0) return;
       const blocks = await this.m.reqresp.blocksByRange(peer, start, count).catch((err: unknown) => {
@@ -196,28 +220,37 @@ export class SyncService {
         this.peers.delete(peer);
         return undefined;
       });
-      if (blocks === undefined) continue;
+      if (blocks === undefined) {
+        cursor = undefined;
+        continue;
+      }
       if (blocks.length === 0) {
         // Empty range: the peer's blocks are further on; move past it next round (a peer that
         // claims a head it cannot serve is dropped after its status is refreshed).
         if (start + count > status.headSlot) {
           this.peers.delete(peer);
+          cursor = undefined;
           continue;
         }
+        if (cursor !== undefined) cursor = start + count;
+        continue;
       }
       const outcome = await this.importAll(peer, blocks);
       if (outcome === "parent-unknown") {
-        if (fromFinalized) {
+        if (cursor !== undefined) {
           await this.fault(peer, "served blocks that do not connect to our finalized chain");
-          fromFinalized = false;
+          cursor = undefined;
           continue;
         }
-        // The peer is on another branch: sync from our finalized checkpoint instead.
-        fromFinalized = true;
+        // The peer is on another branch: follow it from our finalized checkpoint.
+        cursor = finalizedStart + 1;
         continue;
       }
-      if (outcome === "invalid") continue;
-      fromFinalized = false;
+      if (outcome === "invalid") {
+        cursor = undefined;
+        continue;
+      }
+      if (cursor !== undefined) cursor = start + count;
       this.logProgress();
     }
   }
