@@ -9,7 +9,6 @@ import {
   type ContractFunctionArgs,
   type ContractFunctionName,
   type ContractFunctionReturnType,
-  decodeErrorResult,
   decodeFunctionResult,
   encodeFunctionData,
   type Hex,
@@ -21,6 +20,7 @@ import { PROVIDER_REGISTRY_ABI, type ProviderView } from "../../precompiles/prov
 import { type Bid, TASK_MARKET_ABI, type Task } from "../../precompiles/task-market/index.ts";
 import type { Blockchain } from "../execution/chain/blockchain.ts";
 import { executeCall } from "../execution/executor/call.ts";
+import { unpackRevert } from "../execution/tracing/call-tracer.ts";
 import { OpenGpuError } from "../utils/errors.ts";
 
 export const ComputeErrorCode = {
@@ -61,13 +61,7 @@ export class ComputeChainView {
     );
     const returned = `0x${Buffer.from(result.returnValue).toString("hex")}` as Hex;
     if (result.error !== undefined) {
-      let reason = result.error;
-      try {
-        const decoded = decodeErrorResult({ abi: [], data: returned });
-        reason = String(decoded.args?.[0] ?? reason);
-      } catch {
-        // not an Error(string)
-      }
+      const reason = unpackRevert(result.returnValue) ?? result.error;
       throw new ComputeError(
         result.reverted ? ComputeErrorCode.NOT_FOUND : ComputeErrorCode.CALL_FAILED,
         `${String(fn)}: ${reason}`,

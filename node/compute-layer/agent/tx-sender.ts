@@ -11,9 +11,10 @@ import {
   createAddressFromString,
   hexToBytes,
 } from "@ethereumjs/util";
-import { type Abi, type ContractFunctionName, decodeErrorResult, encodeFunctionData, type Hex } from "viem";
+import { type Abi, type ContractFunctionName, encodeFunctionData, type Hex } from "viem";
 import type { Blockchain } from "../../execution/chain/blockchain.ts";
 import { executeCall } from "../../execution/executor/call.ts";
+import { unpackRevert } from "../../execution/tracing/call-tracer.ts";
 import type { TxPool } from "../../execution/txpool/pool.ts";
 import { ComputeError, ComputeErrorCode } from "../chain-view.ts";
 
@@ -65,16 +66,7 @@ export class TxSender {
       { header: head, gasCap: GAS_CAP, timeoutMs: 10_000 },
     );
     if (estimate.error !== undefined) {
-      let reason = estimate.error;
-      try {
-        const decoded = decodeErrorResult({
-          abi: [],
-          data: `0x${Buffer.from(estimate.returnValue).toString("hex")}`,
-        });
-        reason = String(decoded.args?.[0] ?? reason);
-      } catch {
-        // not an Error(string)
-      }
+      const reason = unpackRevert(estimate.returnValue) ?? estimate.error;
       throw new ComputeError(ComputeErrorCode.CALL_FAILED, `${what}: ${reason}`);
     }
     const baseFee = head.calcNextBaseFee();

@@ -30,7 +30,7 @@ import {
 } from "@ethereumjs/util";
 import { encodeReceipt, type RunTxResult, runBlock, runTx, type VM } from "@ethereumjs/vm";
 import { sha256 } from "ethereum-cryptography/sha256";
-import { type AbiFunction, decodeAbiParameters, type Hex, toFunctionSelector } from "viem";
+import { type AbiFunction, toFunctionSelector } from "viem";
 import { ONE_OGPU, PROVIDER_REWARDS_RELEASE_SECONDS, TOKEN_TABLE } from "../../../genesis/token.ts";
 import { SYSTEM_CONTRACT_ADDRESSES } from "../../../precompiles/addresses.ts";
 import { TASK_MARKET_ABI } from "../../../precompiles/task-market/abi.ts";
@@ -41,6 +41,7 @@ import { keccak256 } from "../crypto.ts";
 import type { StateStore } from "../db/state-store.ts";
 import { ChainError, ChainErrorCode } from "../errors.ts";
 import { OverlayDB } from "../state/tries.ts";
+import { unpackRevert } from "../tracing/call-tracer.ts";
 import { orderedTrieRoot, transactionsRoot } from "../trie/index.ts";
 import {
   accumulateRequests,
@@ -436,7 +437,9 @@ export class Executor {
             skipHardForkValidation: true,
           });
           if (settlement && result.execResult.exceptionError !== undefined) {
-            throw new Error(`settlement failed: ${revertReason(result.execResult.returnValue)}`);
+            throw new Error(
+              `settlement failed: ${unpackRevert(result.execResult.returnValue) ?? result.execResult.exceptionError.error}`,
+            );
           }
           if (settlement && !importing) await vm.evm.journal.commit();
         } catch (err) {
@@ -573,19 +576,6 @@ export function isSettlement(tx: TypedTransaction): boolean {
     tx.data.length >= 4 &&
     bytesToHex(tx.data.subarray(0, 4)) === SETTLE_SELECTOR
   );
-}
-
-/** The reason of a revert's Error(string) data, or a short description. */
-function revertReason(data: Uint8Array): string {
-  if (data.length >= 4 && bytesToHex(data.subarray(0, 4)) === "0x08c379a0") {
-    try {
-      const [reason] = decodeAbiParameters([{ type: "string" }], bytesToHex(data.subarray(4)) as Hex);
-      return reason;
-    } catch {
-      // fall through
-    }
-  }
-  return data.length === 0 ? "reverted" : `reverted with ${bytesToHex(data)}`;
 }
 
 /** Seals `block` with already-signed transaction objects (keeps their cached senders and hashes). */
