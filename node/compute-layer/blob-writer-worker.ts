@@ -1,11 +1,14 @@
 /**
  * Worker thread of `BlobWriter`: writes blobs into a FileBlobStore directory with synchronous
  * calls, in FileBlobStore's layout and manner (node/p2p/reqresp/blob-store.ts): the file
- * `<dir>/<first 2 hex>/<64 hex>`, written to a temporary name, flushed to disk and renamed, so
- * a blob is complete or absent; a file of the right size already there is kept. The hashes were
- * computed by the sender from these bytes. Input: `{ id, dir, items: [{ hex, bytes }] }`; output:
- * `{ id, errors }`, one entry per item (null when written).
- * Kept free of project imports so it starts fast in any loader.
+ * `<dir>/<first 2 hex>/<64 hex>`, written to a temporary name, flushed to disk when the blob
+ * asks for it (`sync`) and renamed, so a blob is complete or absent; a file of the right size
+ * already there is kept. The hashes were computed by the sender from these bytes.
+ *
+ * Group commit: every message waiting when one arrives is taken at once; their blobs are all
+ * written, then the ones to flush are flushed, then all are renamed. Input:
+ * `{ id, dir, items: [{ hex, bytes, sync }] }`; output: `{ id, errors }` per message, one entry
+ * per item (null when written). Kept free of project imports so it starts fast in any loader.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -19,41 +22,86 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { parentPort } from "node:worker_threads";
+import { parentPort, receiveMessageOnPort } from "node:worker_threads";
 
-function write(dir: string, hex: string, bytes: Uint8Array): void {
+interface Item {
+  hex: string;
+  bytes: Uint8Array;
+  sync: boolean;
+}
+interface Message {
+  id: number;
+  dir: string;
+  items: Item[];
+}
+
+/** One blob's write in progress: its temporary file (open until flushed) and final path. */
+interface Open {
+  error: string | null;
+  fd?: number;
+  tmp?: string;
+  path?: string;
+}
+
+function begin(dir: string, { hex, bytes }: Item): Open {
   const sub = join(dir, hex.slice(0, 2));
   const path = join(sub, hex);
-  if (statSync(path, { throwIfNoEntry: false })?.size === bytes.length) return;
-  mkdirSync(sub, { recursive: true });
-  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+  let fd: number | undefined;
+  let tmp: string | undefined;
   try {
-    const fd = openSync(tmp, "w");
-    try {
-      let done = 0;
-      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-      fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    if (statSync(path, { throwIfNoEntry: false })?.size === bytes.length) return { error: null };
+    mkdirSync(sub, { recursive: true });
+    tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+    fd = openSync(tmp, "w");
+    let done = 0;
+    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+    return { error: null, fd, tmp, path };
   } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
+    abort({ error: null, fd, tmp });
+    return { error: (err as Error).message };
   }
 }
 
-parentPort?.on(
-  "message",
-  (message: { id: number; dir: string; items: { hex: string; bytes: Uint8Array }[] }) => {
-    const errors = message.items.map(({ hex, bytes }) => {
-      try {
-        write(message.dir, hex, bytes);
-        return null;
-      } catch (err) {
-        return (err as Error).message;
-      }
-    });
-    parentPort?.postMessage({ id: message.id, errors });
-  },
-);
+function abort(w: Open): void {
+  if (w.fd !== undefined) closeSync(w.fd);
+  if (w.tmp !== undefined) rmSync(w.tmp, { force: true });
+  w.fd = undefined;
+  w.tmp = undefined;
+}
+
+function finish(w: Open, sync: boolean): void {
+  if (w.fd === undefined) return;
+  try {
+    if (sync) fdatasyncSync(w.fd);
+    closeSync(w.fd);
+    w.fd = undefined;
+    renameSync(w.tmp!, w.path!);
+    w.tmp = undefined;
+  } catch (err) {
+    w.error = (err as Error).message;
+    try {
+      abort(w);
+    } catch {
+      // the error above is the one reported
+    }
+  }
+}
+
+function writeAll(messages: Message[]): void {
+  const opened = messages.map((m) => m.items.map((item) => begin(m.dir, item)));
+  // Flushed after all were written: one journal commit can carry several files.
+  for (const [i, m] of messages.entries())
+    for (const [j, item] of m.items.entries()) finish(opened[i][j], item.sync);
+  for (const [i, m] of messages.entries())
+    parentPort?.postMessage({ id: m.id, errors: opened[i].map((w) => w.error) });
+}
+
+parentPort?.on("message", (first: Message) => {
+  const messages = [first];
+  for (;;) {
+    const next = parentPort === null ? undefined : receiveMessageOnPort(parentPort);
+    if (next === undefined) break;
+    messages.push(next.message as Message);
+  }
+  writeAll(messages);
+});

@@ -1,27 +1,27 @@
 /**
  * `BlobWriter`: writes blobs into a FileBlobStore directory on a worker thread
- * (`blob-writer-worker.ts`: temporary file, flush to disk, rename, as FileBlobStore does).
+ * (`blob-writer-worker.ts`: temporary file, flush to disk where asked, rename, as FileBlobStore
+ * does; the blobs of the messages waiting there are flushed together).
  *
  * Why: onnxruntime-node runs a model synchronously on the main thread, so everything else an
  * executing provider does competes with its inferences there. Storing a task's output through
  * `FileBlobStore.put` is seven thread-pool round trips (stat, mkdir, open, write, fsync, close,
  * rename) whose JavaScript halves, promises included, cost about 0.3-0.6 ms of main-thread time
- * per blob on a 2-core host: as much as a small model's inference. Here one message carries every
- * blob written within `FLUSH_DELAY_MS` and the worker does the system calls: about 20 us of
- * main-thread time per blob.
+ * per blob on a 2-core host: as much as a small model's inference. Here the worker does the
+ * system calls. One message is in flight at a time: a blob goes at once when the worker is idle,
+ * and the blobs written while it is busy go together when it answers (one message, one flush of
+ * them all), so a burst costs few messages and the worker's pace sets the batch.
  *
  * If the worker cannot start or dies, the writes in flight and all later ones go through
- * `fallback` (the store's own `put`). The worker is referenced (keeps the process alive) only
- * while writes are in flight. `close` waits for them and stops the worker.
+ * `fallback` (the store's own `put`, which always flushes). The worker is referenced (keeps the
+ * process alive) only while writes are in flight. `close` waits for them and stops the worker.
  */
 import { Worker } from "node:worker_threads";
-
-/** Writes requested within this window share one message. */
-const FLUSH_DELAY_MS = 1;
 
 interface Pending {
   hex: string;
   bytes: Uint8Array;
+  sync: boolean;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -33,7 +33,8 @@ export class BlobWriter {
   private broken = false;
   private closed = false;
   private queue: Pending[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  /** A flush is scheduled (end of the current tick: the blobs written in it share a message). */
+  private scheduled = false;
   private nextId = 0;
   private readonly inflight = new Map<number, Pending[]>();
   private drained: (() => void) | undefined;
@@ -44,17 +45,27 @@ export class BlobWriter {
     this.fallback = fallback;
   }
 
-  /** Writes `bytes` as the blob named `hex` (64 lowercase hex digits, their sha256); resolves once on disk. */
-  write(hex: string, bytes: Uint8Array): Promise<void> {
+  /**
+   * Writes `bytes` as the blob named `hex` (64 lowercase hex digits, their sha256); resolves once
+   * the file is in place: flushed to disk with `sync` (the default), else in the OS's cache
+   * (written back by the OS: a crash soon after may lose it).
+   */
+  write(hex: string, bytes: Uint8Array, sync = true): Promise<void> {
     if (this.broken || this.closed) return this.fallback(hex, bytes);
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ hex, bytes, resolve, reject });
-      this.timer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS);
+      this.queue.push({ hex, bytes, sync, resolve, reject });
+      this.schedule();
     });
   }
 
+  private schedule(): void {
+    if (this.scheduled || this.inflight.size > 0) return;
+    this.scheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
   private flush(): void {
-    this.timer = undefined;
+    this.scheduled = false;
     const items = this.queue.splice(0);
     if (items.length === 0) return;
     let worker: Worker;
@@ -68,7 +79,11 @@ export class BlobWriter {
     const id = this.nextId++;
     this.inflight.set(id, items);
     if (this.inflight.size === 1) worker.ref();
-    worker.postMessage({ id, dir: this.dir, items: items.map(({ hex, bytes }) => ({ hex, bytes })) });
+    worker.postMessage({
+      id,
+      dir: this.dir,
+      items: items.map(({ hex, bytes, sync }) => ({ hex, bytes, sync })),
+    });
   }
 
   private ensureWorker(): Worker {
@@ -82,7 +97,7 @@ export class BlobWriter {
       if (this.worker !== worker) return;
       this.worker = undefined;
       this.broken = true;
-      const items = [...this.inflight.values()].flat();
+      const items = [...this.inflight.values()].flat().concat(this.queue.splice(0));
       this.inflight.clear();
       this.viaFallback(items);
       this.drained?.();
@@ -95,15 +110,18 @@ export class BlobWriter {
     const items = this.inflight.get(id);
     if (items === undefined) return;
     this.inflight.delete(id);
-    if (this.inflight.size === 0) {
-      this.worker?.unref();
-      this.drained?.();
-    }
     items.forEach((p, i) => {
       const error = errors[i];
       if (error === null || error === undefined) p.resolve();
       else p.reject(new Error(`writing blob 0x${p.hex}: ${error}`));
     });
+    if (this.inflight.size > 0) return;
+    // What was written meanwhile goes now, together.
+    if (this.queue.length > 0) this.flush();
+    else {
+      this.worker?.unref();
+      this.drained?.();
+    }
   }
 
   private viaFallback(items: Pending[]): void {
@@ -113,10 +131,7 @@ export class BlobWriter {
   /** Writes what is queued, waits for the writes in flight, stops the worker (later writes use the fallback). */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.flush();
-    }
+    if (this.inflight.size === 0) this.flush();
     if (this.inflight.size > 0)
       await new Promise<void>((resolve) => {
         this.drained = resolve;

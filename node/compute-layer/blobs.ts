@@ -4,15 +4,16 @@
  * blob protocol serves that same store to peers, and `fetch` gets what is missing from
  * connected peers (each answer is checked against the hash before it is kept).
  *
- * Recent blobs (what was put, staged or fetched here: a task's input when it is submitted, an
- * executor's output) are also kept in memory, verified once when they came in, in an LRU of
- * `cacheBytes` (blobs above a quarter of it are not kept): an agent's execution reads its input
- * and a committee member its output without touching the disk or hashing them again (for a small
- * model, reading and re-hashing the input cost as much as the inference). `stage` is `put` for the
- * hot path: the blob is readable here at once and written to disk (flushed) in the background,
- * by a worker thread for blobs up to 16 MiB (`BlobWriter`: the main thread keeps serving the node);
- * `persisted(hash)` resolves once it is on disk (the executor awaits it before committing the
- * output on chain: peers are served from the disk).
+ * Recent blobs (what was put, fetched or read here: a task's input when it is submitted, an
+ * output a committee member read) are also kept in memory, verified once when they came in, in an
+ * LRU of `cacheBytes` (blobs above a quarter of it are not kept): an agent's execution reads its
+ * input without touching the disk or hashing it again (for a small model, reading and re-hashing
+ * the input cost as much as the inference). `stage` is `put` for the hot path (an executor's
+ * output): the blob is readable here at once and written to disk in the background, by a worker
+ * thread for blobs up to 16 MiB (`BlobWriter`: the main thread keeps serving the node), flushed
+ * unless the caller says the blob can be made again (`durable: false`: an executor's output, which
+ * its agent re-computes if a crash loses it); `persisted(hash)` resolves once the file is in place
+ * (the executor awaits it before committing the output on chain: peers are served from the disk).
  */
 import { join } from "node:path";
 import { LRUCache } from "lru-cache";
@@ -22,7 +23,7 @@ import type { Logger } from "../utils/logger.ts";
 import { BlobWriter } from "./blob-writer.ts";
 import { ComputeError, ComputeErrorCode } from "./chain-view.ts";
 import type { BlobSource } from "./runtime/model-store.ts";
-import { type Hex, isHex32, sha256Hex } from "./runtime/tensor.ts";
+import { alignedCopy, type Hex, isHex32, sha256Hex } from "./runtime/tensor.ts";
 
 export interface BlobServiceOptions {
   /** Blobs go to a FileBlobStore under `<datadir>/blobs` (the directory the p2p blob protocol serves). */
@@ -87,30 +88,36 @@ export class BlobService implements BlobSource {
     this.network = network;
   }
 
-  /** Stores `bytes` (on disk when it resolves); returns their sha256. */
+  /**
+   * Stores `bytes` (flushed to disk when it resolves); returns their sha256. Keeps a copy of what
+   * it caches in memory (placed so that a task input's tensor data is aligned: the runner reads it
+   * without a copy): the caller may reuse `bytes` once this resolves.
+   */
   async put(bytes: Uint8Array): Promise<Hex> {
-    const hash = this.stage(bytes);
+    const cached = this.recent !== undefined && bytes.length <= this.maxCachedBlob;
+    const copy = cached ? alignedCopy(bytes) : bytes;
+    const hash = this.stage(copy);
+    this.remember(hash, copy);
     await this.persisted(hash);
     return hash;
   }
 
   /**
    * Stores `bytes` and returns their sha256 at once: readable here (`get`, `local`) from now on,
+   * from memory until written and then from the store (not kept in the memory cache until read),
    * written to disk in the background (`persisted` says when; a failed write is logged and
-   * reported by `persisted`). Blobs too large for the memory cache are written from `bytes`
-   * itself: leave it unchanged until `persisted` resolves.
+   * reported by `persisted`). The store takes `bytes` over: do not modify them afterwards.
+   * `durable: false` skips the flush to disk: the file is in place once `persisted` resolves but
+   * a crash of the machine soon after may lose it (for blobs the caller can make again).
    */
-  stage(bytes: Uint8Array): Hex {
+  stage(bytes: Uint8Array, opts: { durable?: boolean } = {}): Hex {
     const hash = sha256Hex(bytes);
     if (this.writes.has(hash)) return hash;
-    const copy =
-      this.recent !== undefined && bytes.length <= this.maxCachedBlob ? new Uint8Array(bytes) : bytes;
-    this.remember(hash, copy);
     const done =
-      this.writer !== undefined && copy.length <= MAX_WORKER_WRITE
-        ? this.writer.write(hash.slice(2), copy)
-        : this.store.put(copy, toBytes(hash)).then(() => undefined);
-    const entry = { bytes: copy, done };
+      this.writer !== undefined && bytes.length <= MAX_WORKER_WRITE
+        ? this.writer.write(hash.slice(2), bytes, opts.durable ?? true)
+        : this.store.put(bytes, toBytes(hash)).then(() => undefined);
+    const entry = { bytes, done };
     this.writes.set(hash, entry);
     done
       .catch((err: unknown) =>
@@ -151,6 +158,33 @@ export class BlobService implements BlobSource {
   /** The verified bytes in memory (recent or being written), or undefined. */
   private inMemory(hash: Hex): Uint8Array | undefined {
     return this.recent?.get(hash) ?? this.writes.get(hash)?.bytes;
+  }
+
+  /**
+   * Whether a good copy of the blob is here: in memory, or stored with bytes that hash to it. A
+   * stored copy that does not (a file a crash left incomplete) is removed, so the blob can be
+   * stored again. Reads and hashes the stored copy.
+   */
+  async verify(hash: Hex): Promise<boolean> {
+    check(hash);
+    if (this.inMemory(hash) !== undefined) return true;
+    const local = await this.store.get(toBytes(hash));
+    if (local === undefined) return false;
+    if (sha256Hex(local) === hash) {
+      this.remember(hash, local);
+      return true;
+    }
+    this.logger.warn({ hash }, "Stored blob is corrupt: removing it");
+    await this.store.remove?.(toBytes(hash));
+    return false;
+  }
+
+  /** Drops the blob here: from memory and from the store (after any write of it in progress). */
+  async remove(hash: Hex): Promise<void> {
+    check(hash);
+    this.recent?.delete(hash);
+    await this.writes.get(hash)?.done.catch(() => undefined);
+    await this.store.remove?.(toBytes(hash));
   }
 
   /** The local copy, or undefined. Do not modify the bytes returned (they may be shared). */

@@ -6,6 +6,8 @@
  * answers (slashed after the deadline, reassigned), one attests without re-executing (slashed
  * for voting against the quorum); a task whose input does not fit its model slashes the client.
  */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { type Abi, type Hex, parseEventLogs } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_SUPPLY_WEI } from "../../genesis/index.ts";
@@ -18,6 +20,7 @@ import {
 } from "../../node/compute-layer/models/generate.ts";
 import { onChainTensorSpec } from "../../node/compute-layer/onchain.ts";
 import { encodeCanonical, sha256Hex, tensorFromValues } from "../../node/compute-layer/runtime/tensor.ts";
+import type { FileBlobStore } from "../../node/p2p/reqresp/blob-store.ts";
 import { SYSTEM_CONTRACT_ADDRESSES } from "../../precompiles/addresses.ts";
 import { MODEL_REGISTRY_ABI } from "../../precompiles/model-registry/index.ts";
 import { COMPUTE_PARAMS, SLASH_SPLITS } from "../../precompiles/params.ts";
@@ -307,6 +310,32 @@ describe("provider agents", () => {
     await restart.honest();
     await runUntil(async () => (await m.task(id)).state === TaskState.Settled);
     expect((await m.task(id)).provider.toLowerCase()).toBe(agents.honest.address.toLowerCase());
+  }, 120_000);
+
+  it("computes its committed output again when a crash lost it, and is paid", async () => {
+    const input = encodeCanonical(seededInputs(mlp.inputs, 13));
+    const id = await submit(mlp, input, 3);
+    await runUntil(async () => (await m.task(id)).state === TaskState.Executed);
+    const committed = await m.task(id);
+    expect(committed.provider.toLowerCase()).toBe(agents.honest.address.toLowerCase());
+    // The executor's machine crashes before its output reached the disk: the file is there with
+    // the right size but none of the bytes (outputs are not flushed), and nothing is in memory.
+    const commitment = committed.outputCommitment.toLowerCase() as Hex;
+    const blobs = dev.node.compute.blobs;
+    const size = (await blobs.get(commitment)).length;
+    await agents.honest.stop();
+    await blobs.remove(commitment);
+    const file = join((blobs.store as FileBlobStore).dir, commitment.slice(2, 4), commitment.slice(2));
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, new Uint8Array(size));
+    await restart.honest();
+    // Its first pass finds the copy corrupt, runs the task again and stores the same bytes.
+    await dev.node.compute.idle();
+    expect(sha256Hex(new Uint8Array(readFileSync(file)))).toBe(commitment);
+    await runUntil(async () => (await m.task(id)).state === TaskState.Settled);
+    const task = await m.task(id);
+    expect(task.verdict).toBe(Verdict.Accept);
+    expect(task.provider.toLowerCase()).toBe(agents.honest.address.toLowerCase());
   }, 120_000);
 
   it("slashes the client's deposit when its input does not fit the model", async () => {

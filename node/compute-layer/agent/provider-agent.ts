@@ -56,6 +56,7 @@ import {
   type ExecutionProfile,
   fingerprintHash,
   isClientFault,
+  type ModelRef,
   type ModelStore,
   type OnnxRunner,
   policyFromOnChain,
@@ -517,6 +518,7 @@ export class ProviderAgent {
         return;
       }
       case TaskState.Executed: {
+        if (same(task.provider, me)) this.job(`output:${id}:${round}`, () => this.ensureOutput(task));
         const key = `${id}:${round}`;
         const seen = this.executedSeen.get(key);
         if (seen === undefined) {
@@ -532,6 +534,7 @@ export class ProviderAgent {
         return;
       }
       case TaskState.Verifying: {
+        if (same(task.provider, me)) this.job(`output:${id}:${round}`, () => this.ensureOutput(task));
         const index = task.committee.findIndex((m) => same(m, me));
         if (index >= 0 && !this.m.attestations.has(id, round, me))
           this.job(`verify:${id}:${round}`, () => this.verify(task));
@@ -611,6 +614,33 @@ export class ProviderAgent {
       },
       "Executed task",
     );
+  }
+
+  /**
+   * The executor's committed output, served to the committee until the task settles. Outputs are
+   * stored without a flush to disk (`executeTask`): if a crash lost the file, or left it
+   * incomplete, the task is run again here and must give the committed bytes (a deterministic
+   * profile does). Checked once per round and process.
+   */
+  private async ensureOutput(task: Task): Promise<void> {
+    const commitment = task.outputCommitment.toLowerCase() as Hex;
+    if (commitment === NO_OUTPUT || (await this.m.blobs.verify(commitment))) return;
+    this.logger.warn(
+      { task: task.id.toString(), commitment },
+      "Committed output missing here: computing it again",
+    );
+    const result = await executeTask(this.m, task.model, task.inputHash, this.opts.profile, {
+      perturb: this.behaviour === "perturb",
+    });
+    if (result.commitment !== commitment) {
+      this.logger.error(
+        { task: task.id.toString(), commitment, computed: result.commitment },
+        "The committed output could not be computed again (the profile is not reproducible here)",
+      );
+      return;
+    }
+    await this.m.blobs.persisted(commitment);
+    this.logger.info({ task: task.id.toString(), commitment }, "Committed output restored");
   }
 
   private async verify(task: Task): Promise<void> {
@@ -738,7 +768,10 @@ export async function runTaskModel(
   profile: Partial<ExecutionProfile> | undefined,
   timer?: JobTimer,
 ): Promise<{ outputs: CanonicalTensor[]; environment: Hex }> {
-  const bytes = await rt.models.fetch(model.toLowerCase() as Hex, rt.blobs);
+  const sha256 = model.toLowerCase() as Hex;
+  // A cached session needs no model bytes: the store is read (and the model fetched) otherwise.
+  const ref: ModelRef = { sha256, load: () => rt.models.fetch(sha256, rt.blobs) };
+  const bytes = rt.runner.hasSession(sha256, profile) ? ref : await ref.load();
   timer?.lap("model");
   // Views of the stored bytes (never modified): no copy of the input here.
   const inputs = decodeCanonical(await rt.blobs.get(inputHash.toLowerCase() as Hex), { copy: false });
@@ -764,7 +797,8 @@ export async function executeTask(
 ): Promise<{ commitment: Hex; environment: Hex; outputs: CanonicalTensor[] }> {
   const result = await runTaskModel(rt, model, inputHash, profile, opts.timer);
   const outputs = opts.perturb === true ? result.outputs.map(perturb) : result.outputs;
-  const commitment = rt.blobs.stage(encodeCanonical(outputs));
+  // Outputs can be computed again: not flushed to disk (see the agent's `ensureOutput`).
+  const commitment = rt.blobs.stage(encodeCanonical(outputs), { durable: false });
   opts.timer?.lap("output");
   return { commitment, environment: result.environment, outputs };
 }

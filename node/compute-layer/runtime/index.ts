@@ -38,6 +38,7 @@ export {
   fingerprintHash,
   type GraphOptimizationLevel,
   type ModelBytes,
+  type ModelRef,
   OnnxRunner,
   type OnnxRunnerOptions,
   RUNTIME,

@@ -41,7 +41,7 @@ export type WorkerRequest =
 
 export type WorkerResponse =
   | { id: number; createMs: number }
-  | { id: number; outputs: WorkerOutput[]; buffer: ArrayBuffer; runMs: number }
+  | { id: number; outputs: WorkerOutput[]; buffer?: ArrayBuffer; runMs: number }
   | { id: number; error: string; buffer?: ArrayBuffer };
 
 const sessions = new Map<number, InferenceSession>();

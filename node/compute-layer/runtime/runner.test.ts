@@ -15,6 +15,7 @@ import { computeRuntimeMetrics } from "./metrics.ts";
 import { compare, DEFAULT_FLOAT_POLICY, EXACT_POLICY, INT8_EXACT_POLICY } from "./policy.ts";
 import { fingerprintHash, type ModelBytes, OnnxRunner, RUNTIME } from "./runner.ts";
 import {
+  alignedCopy,
   type CanonicalTensor,
   decodeCanonical,
   encodeCanonical,
@@ -286,6 +287,19 @@ describe("OnnxRunner off the main thread", () => {
     const second = await fast.run(identity, input(3, 4));
     expect([...(tensorValues(first.outputs[0]) as Float32Array)]).toEqual([1, 2]);
     expect([...(tensorValues(second.outputs[0]) as Float32Array)]).toEqual([3, 4]);
+    // Aligned views of stored bytes run as they are (no copy); outputs still have their own buffers.
+    const stored = alignedCopy(encodeCanonical(CLS_INPUT()));
+    const aligned = decodeCanonical(stored, { copy: false });
+    expect(aligned[0].data.buffer).toBe(stored.buffer);
+    expect(aligned[0].data.byteOffset % 8).toBe(0);
+    expect((await fast.run(cls, aligned)).commitment).toBe(onWorker.commitment);
+    const pair = alignedCopy(
+      encodeCanonical([tensorFromValues("x", "float32", [2], new Float32Array([5, 6]))]),
+    );
+    const echoed = await fast.run(identity, decodeCanonical(pair, { copy: false }));
+    expect(echoed.outputs[0].data.buffer).not.toBe(pair.buffer);
+    pair.fill(0);
+    expect([...(tensorValues(echoed.outputs[0]) as Float32Array)]).toEqual([5, 6]);
     await fast.close();
   });
 
@@ -359,6 +373,30 @@ describe("OnnxRunner errors", () => {
     expect(err).toMatchObject({ code: ComputeRuntimeErrorCode.EXECUTION_FAILED });
     expect((err as Error).message).toMatch(/Conv/);
     expect(isClientFault(err)).toBe(false);
+  });
+
+  it("loads a model given by reference only when no session of it is cached", async () => {
+    const fresh = new OnnxRunner({ gpu: false, logger: silentLogger() });
+    let loads = 0;
+    const ref = {
+      sha256: cls.sha256,
+      load: async () => {
+        loads++;
+        return cls;
+      },
+    };
+    expect(fresh.hasSession(cls.sha256)).toBe(false);
+    const first = await fresh.run(ref, CLS_INPUT());
+    expect(fresh.hasSession(cls.sha256)).toBe(true);
+    expect(fresh.hasSession(cls.sha256, { graphOptimizationLevel: "disabled" })).toBe(false);
+    expect((await fresh.run(ref, CLS_INPUT())).commitment).toBe(first.commitment);
+    expect(loads).toBe(1);
+    // A reference whose loader gives another model is refused.
+    const wrong = { sha256: `0x${"ab".repeat(32)}` as const, load: async () => cls };
+    await expect(fresh.run(wrong, CLS_INPUT())).rejects.toMatchObject({
+      code: ComputeRuntimeErrorCode.MODEL_HASH_MISMATCH,
+    });
+    await fresh.close();
   });
 
   it("refuses bytes that do not hash to the model's name (not a client fault)", async () => {

@@ -67,6 +67,7 @@ import type { WorkerInput, WorkerOutput, WorkerRequest, WorkerResponse } from ".
 import {
   type CanonicalTensor,
   type DType,
+  elementSize,
   type Hex,
   isDType,
   isHex32,
@@ -103,6 +104,15 @@ export interface ModelBytes {
   /** sha256 of `bytes`, 0x + 64 lowercase hex digits (the model's name on chain). */
   sha256: Hex;
   bytes: Uint8Array;
+}
+
+/**
+ * A model by hash, its bytes loaded only when no session of it is cached (`load` is then called
+ * once and must give the model of that hash).
+ */
+export interface ModelRef {
+  sha256: Hex;
+  load(): Promise<ModelBytes>;
 }
 
 export interface EnvironmentFingerprint {
@@ -294,6 +304,13 @@ function closedError(): ComputeRuntimeError {
   return new ComputeRuntimeError(ComputeRuntimeErrorCode.CLOSED, "the runner is closed");
 }
 
+/** Whether a tensor's data can be viewed as its typed array without a copy. */
+const alignedData = (t: CanonicalTensor) => t.data.byteOffset % elementSize(t.dtype) === 0;
+
+/** The session cache's key of a model under a resolved profile. */
+const sessionKey = (sha256: Hex, p: ExecutionProfile) =>
+  `${sha256}|${p.executionProvider}|${p.graphOptimizationLevel}|${p.intraOpNumThreads}|${p.deterministic ? 1 : 0}`;
+
 /** A tensor's data offset in a run's input buffer: every tensor starts on an 8-byte boundary. */
 const align8 = (n: number) => (n + 7) & ~7;
 
@@ -428,7 +445,7 @@ export class OnnxRunner {
   }
 
   /** The model's tensor interface (loads the model under `profile` if it is not cached). */
-  async modelSpec(model: ModelBytes, profile: Partial<ExecutionProfile> = {}): Promise<ModelSpec> {
+  async modelSpec(model: ModelBytes | ModelRef, profile: Partial<ExecutionProfile> = {}): Promise<ModelSpec> {
     const p = await this.resolve(profile);
     const { entry } = await this.acquire(model, p);
     this.releaseUse(entry);
@@ -438,10 +455,11 @@ export class OnnxRunner {
   /**
    * Runs `model` on `inputs` under `profile` (defaults: CANONICAL_CPU_PROFILE, provider `cuda`
    * on a `gpu` runner). Returns the outputs in canonical order, their commitment and timings.
-   * The model runs on a worker thread: this thread waits without blocking.
+   * The model runs on a worker thread: this thread waits without blocking. `model` may be a
+   * `ModelRef`: its bytes are then loaded only if no session of it is cached.
    */
   async run(
-    model: ModelBytes,
+    model: ModelBytes | ModelRef,
     inputs: readonly CanonicalTensor[],
     profile: Partial<ExecutionProfile> = {},
   ): Promise<RunResult> {
@@ -522,6 +540,21 @@ export class OnnxRunner {
    * hands back with the outputs for the next run to reuse. Or, on the fast path, runs it here.
    */
   private async runOn(entry: SessionEntry, inputs: readonly CanonicalTensor[]): Promise<WorkerResponse> {
+    // The fast path over the callers' own bytes when every tensor's data is aligned for its type
+    // (onnxruntime only reads them): no copy.
+    if (this.inlineMaxMs > 0 && entry.inline !== undefined && inputs.every(alignedData)) {
+      let size = 0;
+      for (const t of inputs) size = align8(size) + t.data.length;
+      size = align8(size);
+      const known = entry.runMs.get(size);
+      if (known !== undefined && known < this.inlineMaxMs) {
+        const feeds: Record<string, Tensor> = {};
+        for (const t of inputs) feeds[t.name] = toOrtTensor(t);
+        const answer = await this.runInline(entry.inline, feeds);
+        if ("runMs" in answer) this.recordRun(entry, size, answer.runMs);
+        return answer;
+      }
+    }
     let size = 0;
     for (const t of inputs) size = align8(size) + t.data.length;
     size = align8(size);
@@ -540,7 +573,15 @@ export class OnnxRunner {
     const known = entry.runMs.get(size);
     const fast = this.inlineMaxMs > 0 && known !== undefined && known < this.inlineMaxMs;
     if (fast && entry.inline !== undefined) {
-      const answer = await this.runInline(entry.inline, placed, buffer);
+      const feeds: Record<string, Tensor> = {};
+      for (const input of placed)
+        feeds[input.name] = toOrtTensor({
+          name: input.name,
+          dtype: input.type as DType,
+          dims: input.dims,
+          data: new Uint8Array(buffer, input.offset, input.length),
+        });
+      const answer = await this.runInline(entry.inline, feeds);
       this.giveBack(buffer);
       if ("runMs" in answer) this.recordRun(entry, size, answer.runMs);
       return answer;
@@ -563,23 +604,9 @@ export class OnnxRunner {
   }
 
   /** The fast path: the run on this thread, answered as the worker would. */
-  private async runInline(
-    session: InferenceSession,
-    placed: WorkerInput[],
-    buffer: ArrayBuffer,
-  ): Promise<WorkerResponse> {
+  private async runInline(session: InferenceSession, feeds: Record<string, Tensor>): Promise<WorkerResponse> {
     const started = performance.now();
     try {
-      const feeds: Record<string, Tensor> = {};
-      for (const input of placed) {
-        const data = new Uint8Array(buffer, input.offset, input.length);
-        feeds[input.name] = toOrtTensor({
-          name: input.name,
-          dtype: input.type as DType,
-          dims: input.dims,
-          data,
-        });
-      }
       const results = await session.run(feeds);
       const runMs = performance.now() - started;
       const outputs: WorkerOutput[] = [];
@@ -592,7 +619,7 @@ export class OnnxRunner {
         const data = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
         outputs.push({ name, type: value.type, dims: value.dims.map(Number), data });
       }
-      return { id: 0, outputs, buffer, runMs };
+      return { id: 0, outputs, runMs };
     } catch (err) {
       return { id: 0, error: (err as Error).message };
     }
@@ -699,14 +726,20 @@ export class OnnxRunner {
   }
 
   /** A session for (model, profile): from the cache synchronously, or a promise of a loaded one. */
-  private acquire(model: ModelBytes, p: ExecutionProfile): Acquired | Promise<Acquired> {
+  /** Whether a session of the model under `profile` is cached (a run then needs no model bytes). */
+  hasSession(sha256: Hex, profile: Partial<ExecutionProfile> = {}): boolean {
+    const p = this.resolveNow(profile);
+    return p !== undefined && this.sessions.has(sessionKey(sha256, p));
+  }
+
+  private acquire(model: ModelBytes | ModelRef, p: ExecutionProfile): Acquired | Promise<Acquired> {
     if (this.closed) throw closedError();
     if (!isHex32(model.sha256))
       throw new ComputeRuntimeError(
         ComputeRuntimeErrorCode.INVALID_ARGUMENT,
         `model sha256 must be 0x and 64 lowercase hex digits, got ${String(model.sha256)}`,
       );
-    const key = `${model.sha256}|${p.executionProvider}|${p.graphOptimizationLevel}|${p.intraOpNumThreads}|${p.deterministic ? 1 : 0}`;
+    const key = sessionKey(model.sha256, p);
     const cached = this.sessions.get(key);
     this.metrics?.onCacheLookup(cached !== undefined);
     if (cached !== undefined) {
@@ -716,11 +749,15 @@ export class OnnxRunner {
     return this.acquireLoaded(model, p, key);
   }
 
-  private async acquireLoaded(model: ModelBytes, p: ExecutionProfile, key: string): Promise<Acquired> {
+  private async acquireLoaded(
+    model: ModelBytes | ModelRef,
+    p: ExecutionProfile,
+    key: string,
+  ): Promise<Acquired> {
     let pending = this.loading.get(key);
     const started = performance.now();
     if (pending === undefined) {
-      pending = this.load(model, p).finally(() => this.loading.delete(key));
+      pending = this.loadRef(model, p).finally(() => this.loading.delete(key));
       this.loading.set(key, pending);
       const entry = await pending;
       if (this.closed) {
@@ -735,6 +772,18 @@ export class OnnxRunner {
     if (this.closed) throw closedError();
     entry.inFlight++;
     return { entry, hit: false, createMs: performance.now() - started };
+  }
+
+  private async loadRef(model: ModelBytes | ModelRef, p: ExecutionProfile): Promise<SessionEntry> {
+    if ("bytes" in model) return this.load(model, p);
+    const loaded = await model.load();
+    if (loaded.sha256 !== model.sha256)
+      throw new ComputeRuntimeError(
+        ComputeRuntimeErrorCode.MODEL_HASH_MISMATCH,
+        `model ${model.sha256} was loaded as ${loaded.sha256}`,
+        { model: model.sha256 },
+      );
+    return this.load(loaded, p);
   }
 
   private async load(model: ModelBytes, p: ExecutionProfile): Promise<SessionEntry> {

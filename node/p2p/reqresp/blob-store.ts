@@ -50,6 +50,8 @@ export interface BlobStore {
    * (BlobStoreError HASH_MISMATCH). Storing a blob twice is a no-op.
    */
   put(data: Uint8Array, hash?: Uint8Array): Promise<Uint8Array>;
+  /** Removes a stored blob (no-op when absent): a copy found corrupt, before it is stored again. */
+  remove?(hash: Uint8Array): Promise<void>;
 }
 
 export function sha256(data: Uint8Array): Uint8Array {
@@ -176,6 +178,10 @@ export class FileBlobStore implements BlobStore {
     }
     return hash;
   }
+
+  async remove(hash: Uint8Array): Promise<void> {
+    await rm(this.path(hash), { force: true });
+  }
 }
 
 /** Blobs in memory (tests, small nodes). */
@@ -214,5 +220,10 @@ export class MemoryBlobStore implements BlobStore {
     this.blobs.set(hashHex(hash), new Uint8Array(data));
     this.versions.set(hashHex(hash), ++this.version);
     return hash;
+  }
+
+  async remove(hash: Uint8Array): Promise<void> {
+    this.blobs.delete(hashHex(hash));
+    this.versions.delete(hashHex(hash));
   }
 }
