@@ -23,7 +23,7 @@ import type { Logger } from "../utils/logger.ts";
 import { BlobWriter } from "./blob-writer.ts";
 import { ComputeError, ComputeErrorCode } from "./chain-view.ts";
 import type { BlobSource } from "./runtime/model-store.ts";
-import { alignedCopy, type Hex, isHex32, sha256Hex } from "./runtime/tensor.ts";
+import { type Hex, isHex32, sha256Hex } from "./runtime/tensor.ts";
 
 export interface BlobServiceOptions {
   /** Blobs go to a FileBlobStore under `<datadir>/blobs` (the directory the p2p blob protocol serves). */
@@ -90,12 +90,11 @@ export class BlobService implements BlobSource {
 
   /**
    * Stores `bytes` (flushed to disk when it resolves); returns their sha256. Keeps a copy of what
-   * it caches in memory (placed so that a task input's tensor data is aligned: the runner reads it
-   * without a copy): the caller may reuse `bytes` once this resolves.
+   * it caches in memory: the caller may reuse `bytes` once this resolves.
    */
   async put(bytes: Uint8Array): Promise<Hex> {
     const cached = this.recent !== undefined && bytes.length <= this.maxCachedBlob;
-    const copy = cached ? alignedCopy(bytes) : bytes;
+    const copy = cached ? new Uint8Array(bytes) : bytes;
     const hash = this.stage(copy);
     this.remember(hash, copy);
     await this.persisted(hash);

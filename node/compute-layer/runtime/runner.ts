@@ -67,7 +67,6 @@ import type { WorkerInput, WorkerOutput, WorkerRequest, WorkerResponse } from ".
 import {
   type CanonicalTensor,
   type DType,
-  elementSize,
   type Hex,
   isDType,
   isHex32,
@@ -304,9 +303,6 @@ function closedError(): ComputeRuntimeError {
   return new ComputeRuntimeError(ComputeRuntimeErrorCode.CLOSED, "the runner is closed");
 }
 
-/** Whether a tensor's data can be viewed as its typed array without a copy. */
-const alignedData = (t: CanonicalTensor) => t.data.byteOffset % elementSize(t.dtype) === 0;
-
 /** The session cache's key of a model under a resolved profile. */
 const sessionKey = (sha256: Hex, p: ExecutionProfile) =>
   `${sha256}|${p.executionProvider}|${p.graphOptimizationLevel}|${p.intraOpNumThreads}|${p.deterministic ? 1 : 0}`;
@@ -334,6 +330,8 @@ export class OnnxRunner {
   private nextSid = 0;
   /** Idle input buffers (handed back by the workers) by byte length, and their total size. */
   private readonly scratch = new Map<number, ArrayBuffer[]>();
+  /** Main-thread twins being loaded (close waits for them). */
+  private readonly twinLoads = new Set<Promise<void>>();
   private scratchBytes = 0;
 
   constructor(opts: OnnxRunnerOptions) {
@@ -540,21 +538,6 @@ export class OnnxRunner {
    * hands back with the outputs for the next run to reuse. Or, on the fast path, runs it here.
    */
   private async runOn(entry: SessionEntry, inputs: readonly CanonicalTensor[]): Promise<WorkerResponse> {
-    // The fast path over the callers' own bytes when every tensor's data is aligned for its type
-    // (onnxruntime only reads them): no copy.
-    if (this.inlineMaxMs > 0 && entry.inline !== undefined && inputs.every(alignedData)) {
-      let size = 0;
-      for (const t of inputs) size = align8(size) + t.data.length;
-      size = align8(size);
-      const known = entry.runMs.get(size);
-      if (known !== undefined && known < this.inlineMaxMs) {
-        const feeds: Record<string, Tensor> = {};
-        for (const t of inputs) feeds[t.name] = toOrtTensor(t);
-        const answer = await this.runInline(entry.inline, feeds);
-        if ("runMs" in answer) this.recordRun(entry, size, answer.runMs);
-        return answer;
-      }
-    }
     let size = 0;
     for (const t of inputs) size = align8(size) + t.data.length;
     size = align8(size);
@@ -629,9 +612,9 @@ export class OnnxRunner {
   private loadInline(entry: SessionEntry): void {
     if (entry.inlineLoading === true || entry.inline !== undefined || entry.bytes === undefined) return;
     entry.inlineLoading = true;
-    InferenceSession.create(entry.bytes, entry.options).then(
+    const loading = InferenceSession.create(entry.bytes, entry.options).then(
       (session) => {
-        if (entry.evicted && entry.inFlight === 0) session.release().catch(() => undefined);
+        if (this.closed || (entry.evicted && entry.inFlight === 0)) session.release().catch(() => undefined);
         else entry.inline = session;
       },
       (err: unknown) => {
@@ -641,6 +624,8 @@ export class OnnxRunner {
         );
       },
     );
+    this.twinLoads.add(loading);
+    void loading.finally(() => this.twinLoads.delete(loading));
   }
 
   private giveBack(buffer: ArrayBuffer): void {
@@ -854,7 +839,7 @@ export class OnnxRunner {
   /** Waits for the runs in flight, then stops the workers (their sessions go with them); later calls throw CLOSED. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled(this.loading.values());
+    await Promise.allSettled([...this.loading.values(), ...this.twinLoads]);
     this.sessions.clear();
     const slots = this.slots.filter((s) => s !== undefined);
     this.slots.fill(undefined);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ComputeRuntimeErrorCode } from "./errors.ts";
 import {
-  alignedCopy,
   type CanonicalTensor,
   canonicalHash,
   DTYPES,
@@ -181,22 +180,6 @@ describe("canonical encoding", () => {
     expect(() => encodeCanonical([sample("uint8", "x", [1]), sample("int8", "x", [1])])).toThrow(
       /two tensors are named x/,
     );
-  });
-});
-
-describe("aligned copies", () => {
-  it("place the first tensor's data on an 8-byte boundary, bytes unchanged; other bytes copied as they are", () => {
-    for (const name of ["x", "input_ids", "a_much_longer_input_name"]) {
-      const bytes = encodeCanonical([sample("float32", name, [2, 3]), sample("int64", `${name}z`, [4])]);
-      const copy = alignedCopy(bytes);
-      expect(copy).toEqual(bytes);
-      expect(copy.buffer).not.toBe(bytes.buffer);
-      const [first] = decodeCanonical(copy, { copy: false });
-      expect(first.data.byteOffset % 8).toBe(0);
-      expect(first.data.buffer).toBe(copy.buffer);
-    }
-    for (const other of [new Uint8Array(0), Uint8Array.of(1, 2, 3), new Uint8Array(64).fill(255)])
-      expect(alignedCopy(other)).toEqual(other);
   });
 });
 

@@ -413,27 +413,6 @@ export function decodeCanonical(bytes: Uint8Array, opts: { copy?: boolean } = {}
 }
 
 /** sha256 of `bytes` as 0x-hex. */
-/**
- * A copy of `bytes` placed in memory so that, when they are a canonical tensor list, the first
- * tensor's data starts on an 8-byte boundary: its typed array is then a view (no copy when it is
- * run). Other bytes are copied as they are.
- */
-export function alignedCopy(bytes: Uint8Array): Uint8Array {
-  let pad = 0;
-  if (bytes.length >= 8) {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const nameLength = view.getUint32(4, true);
-    const rankAt = 8 + nameLength + 1;
-    if (view.getUint32(0, true) > 0 && nameLength <= MAX_NAME_BYTES && rankAt < bytes.length) {
-      const dataAt = rankAt + 1 + 8 * view.getUint8(rankAt) + 8;
-      pad = (8 - (dataAt % 8)) % 8;
-    }
-  }
-  const out = new Uint8Array(new ArrayBuffer(bytes.length + pad), pad, bytes.length);
-  out.set(bytes);
-  return out;
-}
-
 export function sha256Hex(bytes: Uint8Array): Hex {
   // One-shot: no Hash object per call (a small blob's hash costs a fraction of createHash's).
   return `0x${digest("sha256", bytes, "hex")}`;
