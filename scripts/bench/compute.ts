@@ -7,13 +7,13 @@
  *    - provider: the agent's execution path for a task minus its chain transactions, i.e. the
  *      agent's own `executeTask` (node/compute-layer/agent/provider-agent.ts) on a compute
  *      layer's parts (`BlobService` under a temp datadir, `ModelStore` over its store, an
- *      `OnnxRunner`): `ModelStore.get` of the stored model (through `fetch`), blob-store read and
- *      `decodeCanonical` of the input, `OnnxRunner.run` under `CANONICAL_CPU_PROFILE`,
- *      `encodeCanonical` + sha256 + staging of the output in the blob store; and, per batch, the
- *      wait until every output is on disk (flushed, by the blob writer thread), which the agent
- *      awaits before `commitResult`.
+ *      `OnnxRunner`): the model (from `ModelStore.fetch`, or nothing when the runner has its
+ *      session cached), blob-store read and `decodeCanonical` of the input, `OnnxRunner.run` under
+ *      `CANONICAL_CPU_PROFILE`, `encodeCanonical` + sha256 + staging of the output in the blob
+ *      store; and, per batch, the wait until every output's file is in place (written by the blob
+ *      writer thread, not flushed: decision 0012), which the agent awaits before `commitResult`.
  *    - in-memory store: the same path over a `BlobService` on a `MemoryBlobStore` (nothing on
- *      disk): what the path costs without the disk write of each output.
+ *      disk, but the store hashes and copies what it is given): the path without file writes.
  *    - raw: an `InferenceSession` created once with the runner's options (CPU, graph
  *      optimization "all", 1 intra-op and 1 inter-op thread, sequential, deterministic compute)
  *      and `session.run` on a `Tensor` over the same input values.
@@ -43,7 +43,7 @@
  *    alone against the run).
  *
  * Flags: --rounds R (cls rounds, default 15) --batch B (cls items per batch and path, 200)
- *        --det-rounds R (default 4; 0 skips the detector) --det-batch B (16) --det-size S (320)
+ *        --det-rounds R (default 8; 0 skips the detector) --det-batch B (16) --det-size S (320)
  *        --tasks N (dev-node tasks, default 5)
  * Env:   BENCH_LOG_LEVEL=info|debug writes the dev node's logs to stderr.
  */
@@ -95,7 +95,7 @@ function arg(name: string, fallback: number, min = 1): number {
 
 const ROUNDS = arg("rounds", 15);
 const BATCH = arg("batch", 200);
-const DET_ROUNDS = arg("det-rounds", 4, 0);
+const DET_ROUNDS = arg("det-rounds", 8, 0);
 const DET_BATCH = arg("det-batch", 16);
 const DET_SIZE = arg("det-size", 320, 32);
 const TASKS = arg("tasks", 5);
@@ -706,7 +706,7 @@ function report(tp: ThroughputResult[], tasks: TaskSample[], machine: string): v
   table(["", "values", "ratio", "note"], rows, [44, 22, 7, 0]);
 
   const notes = [
-    "Provider path: the agent's executeTask (model store read, input blob read + decode, runner, output encode + sha256 + staging in the blob store) plus, per batch, the wait for the outputs' disk writes (flushed, on the blob writer thread), as a node does (its FileBlobStore); the in-memory store column is the same path over a BlobService on a MemoryBlobStore (no disk). Raw: InferenceSession.run on the same values. Every item has a fresh input and output; paths run in batches, each round starting with another path.",
+    "Provider path: the agent's executeTask (model store read, input blob read + decode, runner, output encode + sha256 + staging in the blob store) plus, per batch, the wait for the outputs' files (written by the blob writer thread, not flushed: outputs can be computed again), as a node does (its FileBlobStore); the in-memory store column is the same path over a BlobService on a MemoryBlobStore (no files; that store hashes and copies each blob it is given). Raw: InferenceSession.run on the same values. Every item has a fresh input and output; paths run in batches, each round starting with another path.",
     "Protocol times are block time (2 s slots): they come from the bidding commit and reveal windows (4 s each, the minimum), the closeAuction, commitResult, drawCommittee and settle transactions each waiting for the next slot's block, not from computation. Node-side work is wall time in the agents, measured by their job histograms; the dev node runs in this process on a simulated clock, so wall time per task is the node's work for its slots, not block time. Its four agents share one process and event loop (and the runner: its worker thread runs the models, the main thread those measured under 50 ms), so a job's wall time includes waiting for the other agents and block processing, and a task's three verification jobs run at once; the first task's jobs also load the model.",
   ];
   process.stdout.write(`\n${notes.join("\n")}\n`);

@@ -12,6 +12,7 @@
  *   reuses it) with the outputs `{ name, type, dims, data }` in session output order, their data
  *   transferred; on failure `{ id, error, buffer }`.
  * - `release { key }`: releases the session (no answer).
+ * - `stop`: releases every session and closes the port, so the thread ends by itself.
  * Kept free of project imports so it starts fast in any loader.
  */
 
@@ -37,7 +38,8 @@ export interface WorkerOutput {
 export type WorkerRequest =
   | { kind: "load"; id: number; key: number; bytes: Uint8Array; options: InferenceSession.SessionOptions }
   | { kind: "run"; id: number; key: number; inputs: WorkerInput[]; buffer: ArrayBuffer }
-  | { kind: "release"; key: number };
+  | { kind: "release"; key: number }
+  | { kind: "stop" };
 
 export type WorkerResponse =
   | { id: number; createMs: number }
@@ -152,6 +154,13 @@ parentPort?.on("message", (message: WorkerRequest) => {
       const session = sessions.get(message.key);
       sessions.delete(message.key);
       session?.release().catch(() => undefined);
+      return;
+    }
+    case "stop": {
+      // Every session released, then the port closed: the thread ends on its own.
+      const all = [...sessions.values()];
+      sessions.clear();
+      void Promise.allSettled(all.map((s) => s.release())).then(() => parentPort?.close());
       return;
     }
   }

@@ -846,7 +846,18 @@ export class OnnxRunner {
     await Promise.all(
       slots.map(async (slot) => {
         while (slot.pending.size > 0 && slot.alive) await new Promise((resolve) => setTimeout(resolve, 5));
-        await slot.worker.terminate();
+        if (!slot.alive) return;
+        // The worker releases its sessions and ends by itself: onnxruntime's objects are gone
+        // before the thread's environment is torn down (a terminated thread can abort the
+        // process from onnxruntime's cleanup). Terminated if it has not ended within 5 s.
+        const exited = new Promise<void>((resolve) => slot.worker.once("exit", () => resolve()));
+        slot.worker.postMessage({ kind: "stop" } satisfies WorkerRequest);
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<"late">((resolve) => {
+          timer = setTimeout(() => resolve("late"), 5000);
+        });
+        if ((await Promise.race([exited, late])) === "late") await slot.worker.terminate();
+        clearTimeout(timer);
       }),
     );
   }
