@@ -27,7 +27,7 @@ describe("BlobService", () => {
     const expected = bytes.slice();
     const hash = blobs.stage(bytes);
     expect(hash).toBe(sha256Hex(expected));
-    // Readable before it reaches the disk (the write is batched for a millisecond).
+    // Readable before it reaches the disk (the write goes to the writer thread after this tick).
     expect(existsSync(fileOf(datadir, hash))).toBe(false);
     expect(await blobs.get(hash)).toEqual(expected);
     expect(await blobs.local(hash)).toEqual(expected);
