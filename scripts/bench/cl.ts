@@ -32,7 +32,7 @@
  *        slot) --txs T (transfers per block, default 50) --epoch-reps R (default 7)
  * Env:   BENCH_LOG_LEVEL=info|debug writes the nodes' logs to stderr.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCommonFromGethGenesis } from "@ethereumjs/common";
@@ -46,6 +46,7 @@ import type { ConsensusLayer } from "../../node/consensus/index.ts";
 import type { ValidatorKey } from "../../node/consensus/validator/validator.ts";
 import type { Hex } from "../../node/execution/engine/types.ts";
 import type { OpenGpuNode } from "../../node/node.ts";
+import { removeAll, removeOnExit } from "./temp-dirs.ts";
 
 // Lodestar fixes its preset when @lodestar/params first loads: everything that reaches it is
 // imported dynamically below, after this line.
@@ -82,23 +83,6 @@ const nodeLogger = () =>
     ? createLogger({ level: logLevel, format: "text" })
     : silentLogger();
 
-// --- temp datadirs: removed at the end, on error and on Ctrl-C --------------------------------
-
-const datadirs: string[] = [];
-function removeDatadirs(): void {
-  for (const dir of datadirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
-process.on("exit", removeDatadirs);
-for (const [signal, code] of [
-  ["SIGINT", 130],
-  ["SIGTERM", 143],
-] as const) {
-  process.on(signal, () => {
-    removeDatadirs();
-    process.exit(code);
-  });
-}
-
 // --- statistics -------------------------------------------------------------------------------
 
 /** Nearest-rank percentile (p in 0..100) of unsorted values. */
@@ -127,7 +111,7 @@ async function startNode(
   feeRecipient: Hex,
 ): Promise<BenchNode> {
   const datadir = mkdtempSync(join(tmpdir(), "opengpu-bench-cl-"));
-  datadirs.push(datadir);
+  removeOnExit(datadir);
   let now = GENESIS_TIME * 1000;
   const node = await Node.start(
     {
@@ -391,7 +375,7 @@ async function run(count: number): Promise<Result> {
     };
   } finally {
     for (const n of nodes) await n.node.stop();
-    removeDatadirs();
+    removeAll();
   }
 }
 

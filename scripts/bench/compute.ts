@@ -47,7 +47,7 @@
  *        --tasks N (dev-node tasks, default 5)
  * Env:   BENCH_LOG_LEVEL=info|debug writes the dev node's logs to stderr.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PerformanceObserver } from "node:perf_hooks";
@@ -57,6 +57,7 @@ import { type Abi, type Hex, parseEventLogs, toHex } from "viem";
 import type { TaskRuntime } from "../../node/compute-layer/agent/provider-agent.ts";
 import type { NpmModel, NpmModelName } from "../../node/compute-layer/models/npm-models.ts";
 import type { CanonicalTensor } from "../../node/compute-layer/runtime/tensor.ts";
+import { removeOnExit } from "./temp-dirs.ts";
 
 // Lodestar fixes its preset when @lodestar/params first loads (the dev node runs the minimal
 // preset, as tests do): everything that may reach it is imported dynamically below.
@@ -103,23 +104,6 @@ if (DET_SIZE % 32 !== 0) throw new Error("--det-size must be a multiple of 32");
 
 /** The task policy (on-chain form): tolerance, rtol 1e-3, atol 1e-5, top-1 agreement. */
 const POLICY = { kind: 1, rtolPpb: 1_000_000, atolPpb: 10_000, topK: 1 };
-
-// --- temp datadirs: removed at the end, on error and on Ctrl-C --------------------------------
-
-const datadirs: string[] = [];
-function removeDatadirs(): void {
-  for (const dir of datadirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
-process.on("exit", removeDatadirs);
-for (const [signal, code] of [
-  ["SIGINT", 130],
-  ["SIGTERM", 143],
-] as const) {
-  process.on(signal, () => {
-    removeDatadirs();
-    process.exit(code);
-  });
-}
 
 // --- statistics -------------------------------------------------------------------------------
 
@@ -182,7 +166,7 @@ function taskRuntime(runner: InstanceType<typeof OnnxRunner>, store: "disk" | "m
   let blobs: InstanceType<typeof BlobService>;
   if (store === "disk") {
     const datadir = mkdtempSync(join(tmpdir(), "opengpu-bench-compute-"));
-    datadirs.push(datadir);
+    removeOnExit(datadir);
     blobs = new BlobService({ datadir, logger });
   } else blobs = new BlobService({ store: new MemoryBlobStore(), logger });
   return { blobs, models: new ModelStore({ blobs: blobs.store, source: blobs, logger }), runner };
@@ -389,7 +373,7 @@ async function runDevNode(): Promise<TaskSample[]> {
     accounts: 8,
     ...(logLevel === "info" || logLevel === "debug" ? { logLevel } : {}),
   });
-  datadirs.push(dev.datadir);
+  removeOnExit(dev.datadir);
   const m = new Market(dev);
   const compute = dev.node.compute;
   const registry = dev.node.metrics.registry;
