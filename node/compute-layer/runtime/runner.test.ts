@@ -1,5 +1,6 @@
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Writable } from "node:stream";
 import type { Worker } from "node:worker_threads";
@@ -13,7 +14,14 @@ import { loadNpmModel, type NpmModel } from "../models/npm-models.ts";
 import { ComputeRuntimeError, ComputeRuntimeErrorCode, isClientFault } from "./errors.ts";
 import { computeRuntimeMetrics } from "./metrics.ts";
 import { compare, DEFAULT_FLOAT_POLICY, EXACT_POLICY, INT8_EXACT_POLICY } from "./policy.ts";
-import { fingerprintHash, type ModelBytes, OnnxRunner, RUNTIME } from "./runner.ts";
+import {
+  disableTf32,
+  fingerprintHash,
+  type ModelBytes,
+  missingLibraries,
+  OnnxRunner,
+  RUNTIME,
+} from "./runner.ts";
 import {
   type CanonicalTensor,
   decodeCanonical,
@@ -427,6 +435,54 @@ describe("OnnxRunner execution providers and environment", () => {
     const cpu = await runner.run(cls, CLS_INPUT(), { executionProvider: "cpu" });
     expect(a.commitment).toBe(cpu.commitment);
   });
+
+  it("turns TensorFloat-32 off for CUDA, saying so when it replaces an operator's setting", () => {
+    const was = process.env.NVIDIA_TF32_OVERRIDE;
+    try {
+      const { lines, logger } = capture();
+      process.env.NVIDIA_TF32_OVERRIDE = "1";
+      disableTf32(logger);
+      expect(process.env.NVIDIA_TF32_OVERRIDE).toBe("0");
+      disableTf32(logger);
+      expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual([
+        "NVIDIA_TF32_OVERRIDE=1 replaced by 0: compute tasks run float32 models in float32",
+      ]);
+      delete process.env.NVIDIA_TF32_OVERRIDE;
+      disableTf32(logger);
+      expect(process.env.NVIDIA_TF32_OVERRIDE).toBe("0");
+      expect(lines.filter((l) => l.level === 40)).toHaveLength(1);
+    } finally {
+      if (was === undefined) delete process.env.NVIDIA_TF32_OVERRIDE;
+      else process.env.NVIDIA_TF32_OVERRIDE = was;
+    }
+  });
+
+  it.runIf(process.platform === "linux")(
+    "names the shared libraries a native library cannot find",
+    async () => {
+      const dir = join(
+        dirname(createRequire(import.meta.url).resolve("onnxruntime-node")),
+        "..",
+        "bin",
+        "napi-v6",
+        "linux",
+        process.arch,
+      );
+      const binding = join(dir, "onnxruntime_binding.node");
+      expect(await missingLibraries(binding)).toEqual([]);
+      // Alone in another folder, the binding misses the runtime it finds beside itself ($ORIGIN).
+      const alone = mkdtempSync(join(tmpdir(), "opengpu-ldd-"));
+      try {
+        copyFileSync(binding, join(alone, "onnxruntime_binding.node"));
+        expect(await missingLibraries(join(alone, "onnxruntime_binding.node"))).toEqual([
+          "libonnxruntime.so.1",
+        ]);
+      } finally {
+        rmSync(alone, { recursive: true, force: true });
+      }
+      expect(await missingLibraries(join(alone, "gone.so"))).toEqual([]);
+    },
+  );
 
   it("fingerprints the environment and hashes it as abi.encode of four strings", async () => {
     const fp = await runner.environmentFingerprint({ graphOptimizationLevel: "basic" });

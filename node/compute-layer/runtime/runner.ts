@@ -9,6 +9,11 @@
  *   it is unavailable it logs one warn line ("CUDA execution provider unavailable (...):
  *   running on CPU") and runs `cuda` profiles on CPU. The result and the environment fingerprint
  *   name the provider actually used. With `gpu: false`, `cuda` profiles run on CPU silently.
+ *   Before CUDA loads, the runner sets `NVIDIA_TF32_OVERRIDE=0` for the process: cuBLAS and
+ *   cuDNN would otherwise compute float32 matrix products and convolutions in TensorFloat-32
+ *   (10-bit mantissa) on Ampere and newer GPUs, and on an H200 that moved honest PP-OCR and
+ *   transformer outputs up to 9% from the CPU's, failing the default tolerance policy (with it
+ *   off: at most 3e-5 relative; `npm run gpu:check`, decision 0013).
  * - Off the main thread: onnxruntime-node's `session.run` computes synchronously on the thread
  *   that calls it, so the sessions live in worker threads (`runner-worker.ts`, `workers` of them,
  *   default 1) and the node's event loop (block import, consensus duties, JSON-RPC) keeps running
@@ -28,6 +33,7 @@
  *   same model and profile on the main thread (loaded in the background; only for models that
  *   load in under 100 ms). The main thread then blocks about that long per run and never for a
  *   long one: a size not measured yet runs on the worker, and a run that slows down moves back.
+ *   These runs read the callers' input buffers in place (no copy unless unaligned).
  * - Sessions are cached per (model sha256, resolved profile) in an LRU of `sessionCacheSize`
  *   entries; an evicted session is released once its in-flight runs finish. Each session lives
  *   in one worker (the least busy when it is loaded); a worker runs one model at a time.
@@ -66,7 +72,6 @@ import { checkInputs, type ModelSpec, readModelSpec } from "./model-spec.ts";
 import type { WorkerInput, WorkerOutput, WorkerRequest, WorkerResponse } from "./runner-worker.ts";
 import {
   type CanonicalTensor,
-  type DType,
   type Hex,
   isDType,
   isHex32,
@@ -262,6 +267,35 @@ function gpuName(): Promise<string> {
   });
 }
 
+/** cuBLAS and cuDNN read this before choosing TensorFloat-32 for float32 work. */
+const TF32_OVERRIDE = "NVIDIA_TF32_OVERRIDE";
+
+/**
+ * Turns TensorFloat-32 off for the whole process before the CUDA provider loads: float32 models
+ * then compute in float32 on the GPU, close enough to the CPU for the tolerance policy.
+ */
+export function disableTf32(logger: Logger): void {
+  const was = process.env[TF32_OVERRIDE];
+  if (was === "0") return;
+  if (was !== undefined)
+    logger.warn(
+      { was },
+      `${TF32_OVERRIDE}=${was} replaced by 0: compute tasks run float32 models in float32`,
+    );
+  process.env[TF32_OVERRIDE] = "0";
+}
+
+/** The shared libraries `file` needs that the dynamic loader cannot find (empty when unknown). */
+export function missingLibraries(file: string): Promise<string[]> {
+  return new Promise((resolve) => {
+    execFile("ldd", [file], { timeout: 5000 }, (err, stdout) => {
+      if (err !== null) return resolve([]);
+      const missing = [...stdout.matchAll(/^\s*(\S+) => not found/gm)].map((m) => m[1]);
+      resolve(missing);
+    });
+  });
+}
+
 /** A worker thread owning sessions, and its requests awaiting an answer. */
 interface WorkerSlot {
   worker: Worker;
@@ -373,9 +407,11 @@ export class OnnxRunner {
   private async probeCuda(): Promise<boolean> {
     let reason: string;
     const dir = bindingDir();
-    if (!existsSync(join(dir, "libonnxruntime_providers_cuda.so"))) {
-      reason = `libonnxruntime_providers_cuda.so is not installed in ${dir}`;
+    const provider = join(dir, "libonnxruntime_providers_cuda.so");
+    if (!existsSync(provider)) {
+      reason = `libonnxruntime_providers_cuda.so is not installed in ${dir} (npm run gpu:install)`;
     } else {
+      disableTf32(this.logger);
       try {
         const session = await InferenceSession.create(probeModel(), {
           executionProviders: ["cuda"],
@@ -385,7 +421,11 @@ export class OnnxRunner {
         this.logger.info({ runtime: RUNTIME }, "CUDA execution provider available");
         return true;
       } catch (err) {
-        reason = (err as Error).message;
+        const missing = await missingLibraries(provider);
+        reason =
+          missing.length > 0
+            ? `${(err as Error).message}: ${missing.join(", ")} not found (see LD_LIBRARY_PATH)`
+            : (err as Error).message;
       }
     }
     this.logger.warn({ reason }, `CUDA execution provider unavailable (${reason}): running on CPU`);
@@ -535,12 +575,23 @@ export class OnnxRunner {
   /**
    * Sends a run to the entry's worker: the inputs copied into one buffer (each tensor aligned;
    * the callers' buffers, often views of stored blobs, are never transferred), which the worker
-   * hands back with the outputs for the next run to reuse. Or, on the fast path, runs it here.
+   * hands back with the outputs for the next run to reuse. Or, on the fast path, runs it here on
+   * the callers' buffers as they are (copied only when unaligned): a 4.9 MB detector input's copy
+   * cost a CUDA run 10% of its throughput (`gpu:check` on an H200).
    */
   private async runOn(entry: SessionEntry, inputs: readonly CanonicalTensor[]): Promise<WorkerResponse> {
     let size = 0;
     for (const t of inputs) size = align8(size) + t.data.length;
     size = align8(size);
+    const known = entry.runMs.get(size);
+    const fast = this.inlineMaxMs > 0 && known !== undefined && known < this.inlineMaxMs;
+    if (fast && entry.inline !== undefined) {
+      const feeds: Record<string, Tensor> = {};
+      for (const t of inputs) feeds[t.name] = toOrtTensor(t);
+      const answer = await this.runInline(entry.inline, feeds);
+      if ("runMs" in answer) this.recordRun(entry, size, answer.runMs);
+      return answer;
+    }
     let buffer = this.scratch.get(size)?.pop();
     if (buffer === undefined) buffer = new ArrayBuffer(size);
     else this.scratchBytes -= size;
@@ -552,22 +603,6 @@ export class OnnxRunner {
       bytes.set(t.data, offset);
       placed.push({ name: t.name, type: t.dtype, dims: [...t.dims], offset, length: t.data.length });
       offset += t.data.length;
-    }
-    const known = entry.runMs.get(size);
-    const fast = this.inlineMaxMs > 0 && known !== undefined && known < this.inlineMaxMs;
-    if (fast && entry.inline !== undefined) {
-      const feeds: Record<string, Tensor> = {};
-      for (const input of placed)
-        feeds[input.name] = toOrtTensor({
-          name: input.name,
-          dtype: input.type as DType,
-          dims: input.dims,
-          data: new Uint8Array(buffer, input.offset, input.length),
-        });
-      const answer = await this.runInline(entry.inline, feeds);
-      this.giveBack(buffer);
-      if ("runMs" in answer) this.recordRun(entry, size, answer.runMs);
-      return answer;
     }
     if (fast && entry.createMs < INLINE_MAX_CREATE_MS) this.loadInline(entry);
     const answer = await this.request(
