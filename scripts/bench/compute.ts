@@ -44,7 +44,9 @@
  *
  * Flags: --rounds R (cls rounds, default 15) --batch B (cls items per batch and path, 200)
  *        --det-rounds R (default 8; 0 skips the detector) --det-batch B (16) --det-size S (320)
- *        --tasks N (dev-node tasks, default 5)
+ *        --tasks N (dev-node tasks, default 5; 0 skips steps 2 and 3's dev node)
+ *        --gpu: step 1 on the CUDA execution provider, both paths (a GPU host after
+ *        `npm run gpu:install`; fails when CUDA is unavailable rather than measuring the CPU)
  * Env:   BENCH_LOG_LEVEL=info|debug writes the dev node's logs to stderr.
  */
 import { mkdtempSync } from "node:fs";
@@ -99,7 +101,12 @@ const BATCH = arg("batch", 200);
 const DET_ROUNDS = arg("det-rounds", 8, 0);
 const DET_BATCH = arg("det-batch", 16);
 const DET_SIZE = arg("det-size", 320, 32);
-const TASKS = arg("tasks", 5);
+const TASKS = arg("tasks", 5, 0);
+const GPU = process.argv.includes("--gpu");
+/** Step 1's profile: the canonical CPU profile, or the same on CUDA with --gpu. */
+const PROFILE = GPU
+  ? { ...CANONICAL_CPU_PROFILE, executionProvider: "cuda" as const }
+  : CANONICAL_CPU_PROFILE;
 if (DET_SIZE % 32 !== 0) throw new Error("--det-size must be a multiple of 32");
 
 /** The task policy (on-chain form): tolerance, rtol 1e-3, atol 1e-5, top-1 agreement. */
@@ -183,7 +190,7 @@ async function throughput(
   const spec = [{ name: model.inputs[0].name, dtype: "float32" as const, dims }];
   const outputName = model.outputs[0].name;
   const raw: OrtSession = await InferenceSession.create(model.bytes, {
-    executionProviders: ["cpu"],
+    executionProviders: [PROFILE.executionProvider],
     graphOptimizationLevel: "all",
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
@@ -209,7 +216,7 @@ async function throughput(
     return out[outputName] as OrtTensor;
   };
   const providerOnce = async (rt: TaskRuntime, item: Item): Promise<Hex> =>
-    (await executeTask(rt, model.sha256, item.inputHash, CANONICAL_CPU_PROFILE)).commitment;
+    (await executeTask(rt, model.sha256, item.inputHash, PROFILE)).commitment;
 
   // Warm-up: sessions created on both sides, code paths compiled.
   for (const item of await makeItems(Math.min(batch, 5))) {
@@ -275,14 +282,14 @@ async function throughput(
     await rawOnce(item);
     rawProfiledMs += performance.now() - t;
     const timer = new JobTimer();
-    const { commitment } = await executeTask(rt, model.sha256, item.inputHash, CANONICAL_CPU_PROFILE, {
+    const { commitment } = await executeTask(rt, model.sha256, item.inputHash, PROFILE, {
       timer,
     });
     await rt.blobs.persisted(commitment);
     timer.lap("persist");
     sumStages(stages, timer.stages);
     const v = new JobTimer();
-    const { outputs } = await runTaskModel(rt, model.sha256, item.inputHash, CANONICAL_CPU_PROFILE, v);
+    const { outputs } = await runTaskModel(rt, model.sha256, item.inputHash, PROFILE, v);
     const candidate: CanonicalTensor[] = decodeCanonical(await rt.blobs.get(commitment), { copy: false });
     v.lap("fetch");
     const verdict = compare(policy, outputs, candidate);
@@ -317,7 +324,11 @@ async function throughput(
 
 async function runThroughput(): Promise<ThroughputResult[]> {
   // One runner (one session per model) behind both stores.
-  const runner = new OnnxRunner({ gpu: false, logger: silentLogger() });
+  const runner = new OnnxRunner({ gpu: GPU, logger: silentLogger() });
+  if (GPU && !(await runner.cudaAvailable()))
+    throw new Error(
+      "--gpu: the CUDA execution provider is unavailable (npm run gpu:install, then npm run gpu:check)",
+    );
   const runtimes = { memory: taskRuntime(runner, "memory"), disk: taskRuntime(runner, "disk") };
   const results: ThroughputResult[] = [];
   const cls = await loadNpmModel("ocr-cls");
@@ -328,7 +339,7 @@ async function runThroughput(): Promise<ThroughputResult[]> {
   // then every read verifies the model again, as a freshly stored model is on a node.
   await new Promise((resolve) => setTimeout(resolve, 2100));
   log(
-    `1/3 provider path vs raw onnxruntime: ocr-cls (${cls.bytes.length} bytes), input [1,3,48,192], ${ROUNDS} rounds x ${BATCH} items per path`,
+    `1/3 provider path vs raw onnxruntime on ${GPU ? "CUDA" : "CPU"}: ocr-cls (${cls.bytes.length} bytes), input [1,3,48,192], ${ROUNDS} rounds x ${BATCH} items per path`,
   );
   results.push(await throughput(runtimes, cls, [1, 3, 48, 192], ROUNDS, BATCH));
   if (det !== undefined) {
@@ -555,7 +566,7 @@ async function runDevNode(): Promise<TaskSample[]> {
 
 function report(tp: ThroughputResult[], tasks: TaskSample[], machine: string): void {
   process.stdout.write(
-    `\n${machine}\n\n1. Provider execution path vs raw onnxruntime-node (same inputs, 1 thread)\n`,
+    `\n${machine}\n\n1. Provider execution path vs raw onnxruntime-node (same inputs, ${GPU ? "CUDA execution provider" : "CPU, 1 thread"})\n`,
   );
   const tpRows: string[][] = [];
   for (const r of tp) {
@@ -597,6 +608,10 @@ function report(tp: ThroughputResult[], tasks: TaskSample[], machine: string): v
     );
   }
 
+  if (tasks.length === 0) {
+    process.stdout.write("\n2. and 3.: no dev-node tasks (--tasks 0)\n");
+    return;
+  }
   process.stdout.write(
     `\n2. Task latency on a PoS dev node (4 provider agents, committee of 3, ocr-cls, ${tasks.length} tasks one after another)\n`,
   );
@@ -703,7 +718,7 @@ async function main(): Promise<void> {
   log(`load average (1 min) before the run: ${loadavg()[0].toFixed(2)}`);
   const started = performance.now();
   const tp = await runThroughput();
-  const tasks = await runDevNode();
+  const tasks = TASKS > 0 ? await runDevNode() : [];
   report(tp, tasks, `${machine}; load average (1 min) after the run ${loadavg()[0].toFixed(2)}`);
   log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
