@@ -47,6 +47,10 @@
  *        --tasks N (dev-node tasks, default 5; 0 skips steps 2 and 3's dev node)
  *        --gpu: step 1 on the CUDA execution provider, both paths (a GPU host after
  *        `npm run gpu:install`; fails when CUDA is unavailable rather than measuring the CPU)
+ *        --capacity K: step 1's provider paths keep K tasks in flight, as an agent with
+ *        `--provider.capacity K` does (default 2, the agents' default; 1: one after another, like raw)
+ *        --inline-max-ms X: the runner's fast-path bound (`inlineMaxMs`; 0 runs every model on
+ *        the worker thread)
  * Env:   BENCH_LOG_LEVEL=info|debug writes the dev node's logs to stderr.
  */
 import { mkdtempSync } from "node:fs";
@@ -103,6 +107,8 @@ const DET_BATCH = arg("det-batch", 16);
 const DET_SIZE = arg("det-size", 320, 32);
 const TASKS = arg("tasks", 5, 0);
 const GPU = process.argv.includes("--gpu");
+const CAPACITY = arg("capacity", 2);
+const INLINE_MAX_MS = process.argv.includes("--inline-max-ms") ? arg("inline-max-ms", 50, 0) : undefined;
 /** Step 1's profile: the canonical CPU profile, or the same on CUDA with --gpu. */
 const PROFILE = GPU
   ? { ...CANONICAL_CPU_PROFILE, executionProvider: "cuda" as const }
@@ -238,7 +244,14 @@ async function throughput(
       else {
         const rt = runtimes[path];
         const out = commitments[path];
-        for (const item of items) out.push(await providerOnce(rt, item));
+        let next = 0;
+        const lane = async () => {
+          while (next < items.length) {
+            const i = next++;
+            out[i] = await providerOnce(rt, items[i]);
+          }
+        };
+        await Promise.all(Array.from({ length: CAPACITY }, lane));
         // The agent waits for its output on disk before committing it: the batch ends when all are.
         await Promise.all(out.map((c) => rt.blobs.persisted(c)));
       }
@@ -324,7 +337,11 @@ async function throughput(
 
 async function runThroughput(): Promise<ThroughputResult[]> {
   // One runner (one session per model) behind both stores.
-  const runner = new OnnxRunner({ gpu: GPU, logger: silentLogger() });
+  const runner = new OnnxRunner({
+    gpu: GPU,
+    logger: silentLogger(),
+    ...(INLINE_MAX_MS === undefined ? {} : { inlineMaxMs: INLINE_MAX_MS }),
+  });
   if (GPU && !(await runner.cudaAvailable()))
     throw new Error(
       "--gpu: the CUDA execution provider is unavailable (npm run gpu:install, then npm run gpu:check)",
@@ -339,7 +356,7 @@ async function runThroughput(): Promise<ThroughputResult[]> {
   // then every read verifies the model again, as a freshly stored model is on a node.
   await new Promise((resolve) => setTimeout(resolve, 2100));
   log(
-    `1/3 provider path vs raw onnxruntime on ${GPU ? "CUDA" : "CPU"}: ocr-cls (${cls.bytes.length} bytes), input [1,3,48,192], ${ROUNDS} rounds x ${BATCH} items per path`,
+    `1/3 provider path vs raw onnxruntime on ${GPU ? "CUDA" : "CPU"}${CAPACITY > 1 ? `, provider ${CAPACITY} tasks in flight` : ""}${INLINE_MAX_MS === undefined ? "" : `, inlineMaxMs ${INLINE_MAX_MS}`}: ocr-cls (${cls.bytes.length} bytes), input [1,3,48,192], ${ROUNDS} rounds x ${BATCH} items per path`,
   );
   results.push(await throughput(runtimes, cls, [1, 3, 48, 192], ROUNDS, BATCH));
   if (det !== undefined) {

@@ -294,6 +294,20 @@ describe("OnnxRunner off the main thread", () => {
     const second = await fast.run(identity, input(3, 4));
     expect([...(tensorValues(first.outputs[0]) as Float32Array)]).toEqual([1, 2]);
     expect([...(tensorValues(second.outputs[0]) as Float32Array)]).toEqual([3, 4]);
+    // A run that starts while another is under way goes to the worker, leaving this thread free
+    // for the other's work (a provider with two tasks in flight).
+    const internals = fast as unknown as { request: (...args: unknown[]) => unknown };
+    const request = internals.request.bind(fast);
+    let toWorker = 0;
+    internals.request = (...args: unknown[]) => {
+      toWorker++;
+      return request(...args);
+    };
+    await fast.run(cls, CLS_INPUT());
+    expect(toWorker).toBe(0);
+    const both = await Promise.all([fast.run(cls, CLS_INPUT()), fast.run(cls, CLS_INPUT())]);
+    expect(toWorker).toBe(1);
+    expect(both.map((r) => r.commitment)).toEqual([onWorker.commitment, onWorker.commitment]);
     await fast.close();
   });
 

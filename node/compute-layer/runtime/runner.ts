@@ -33,7 +33,10 @@
  *   same model and profile on the main thread (loaded in the background; only for models that
  *   load in under 100 ms). The main thread then blocks about that long per run and never for a
  *   long one: a size not measured yet runs on the worker, and a run that slows down moves back.
- *   These runs read the callers' input buffers in place (no copy unless unaligned).
+ *   These runs read the callers' input buffers in place (no copy unless unaligned). The fast
+ *   path is for a run alone: one that starts while another run is under way goes to the worker,
+ *   so this thread does the other runs' work meanwhile (a provider with two tasks in flight
+ *   keeps the model busy: bench:compute).
  * - Sessions are cached per (model sha256, resolved profile) in an LRU of `sessionCacheSize`
  *   entries; an evicted session is released once its in-flight runs finish. Each session lives
  *   in one worker (the least busy when it is loaded); a worker runs one model at a time.
@@ -367,6 +370,8 @@ export class OnnxRunner {
   /** Main-thread twins being loaded (close waits for them). */
   private readonly twinLoads = new Set<Promise<void>>();
   private scratchBytes = 0;
+  /** Runs between `run`'s start and end (the fast path is for a run alone). */
+  private activeRuns = 0;
 
   constructor(opts: OnnxRunnerOptions) {
     this.gpu = opts.gpu;
@@ -502,6 +507,19 @@ export class OnnxRunner {
     profile: Partial<ExecutionProfile> = {},
   ): Promise<RunResult> {
     // The hot path (known provider, cached session, known fingerprint) awaits nothing but the run.
+    this.activeRuns++;
+    try {
+      return await this.runCounted(model, inputs, profile);
+    } finally {
+      this.activeRuns--;
+    }
+  }
+
+  private async runCounted(
+    model: ModelBytes | ModelRef,
+    inputs: readonly CanonicalTensor[],
+    profile: Partial<ExecutionProfile>,
+  ): Promise<RunResult> {
     const p = this.resolveNow(profile) ?? (await this.resolve(profile));
     let runStarted = 0;
     try {
@@ -585,7 +603,8 @@ export class OnnxRunner {
     size = align8(size);
     const known = entry.runMs.get(size);
     const fast = this.inlineMaxMs > 0 && known !== undefined && known < this.inlineMaxMs;
-    if (fast && entry.inline !== undefined) {
+    // With other runs under way, the worker runs this one while this thread does their other work.
+    if (fast && entry.inline !== undefined && this.activeRuns === 1) {
       const feeds: Record<string, Tensor> = {};
       for (const t of inputs) feeds[t.name] = toOrtTensor(t);
       const answer = await this.runInline(entry.inline, feeds);
