@@ -353,7 +353,7 @@ export class OpenGpuNode {
         const { Network: Net } = await import("./p2p/index.ts");
         p2p = await Net.start(
           { ...opts.p2p, datadir: opts.datadir },
-          { consensus: cl, execution: el, logger, metrics },
+          { consensus: cl, execution: el, logger, metrics, blobs: compute.blobs.store },
         ).catch(async (err: unknown) => {
           // e.g. the p2p port is taken: release everything opened so far before failing.
           await cl.stop();

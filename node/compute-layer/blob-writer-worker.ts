@@ -5,14 +5,20 @@
  * asks for it (`sync`) and renamed, so a blob is complete or absent; a file of the right size
  * already there is kept. The hashes were computed by the sender from these bytes.
  *
+ * An item with a `segment` (`{ path, position, header }`, from FileBlobStore.reserveSegment) is
+ * instead written as a segment record: header and bytes at that position of that file, one
+ * `writev`, never flushed.
+ *
  * Group commit: every message waiting when one arrives is taken at once; their blobs are all
  * written, then the ones to flush are flushed, then all are renamed. Input:
- * `{ id, dir, items: [{ hex, bytes, sync }] }`; output: `{ id, errors }` per message, one entry
- * per item (null when written). Kept free of project imports so it starts fast in any loader.
+ * `{ id, dir, items: [{ hex, bytes, sync, segment? }] }`; output: `{ id, errors }` per message,
+ * one entry per item (null when written). Kept free of project imports so it starts fast in any
+ * loader.
  */
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  constants,
   fdatasyncSync,
   mkdirSync,
   openSync,
@@ -20,6 +26,7 @@ import {
   rmSync,
   statSync,
   writeSync,
+  writevSync,
 } from "node:fs";
 import { join } from "node:path";
 import { parentPort, receiveMessageOnPort } from "node:worker_threads";
@@ -28,6 +35,7 @@ interface Item {
   hex: string;
   bytes: Uint8Array;
   sync: boolean;
+  segment?: { path: string; position: number; header: Uint8Array };
 }
 interface Message {
   id: number;
@@ -43,7 +51,33 @@ interface Open {
   path?: string;
 }
 
-function begin(dir: string, { hex, bytes }: Item): Open {
+/** Segment files open during one group (closed at its end). */
+const segmentFds = new Map<string, number>();
+
+function appendRecord({ bytes, segment }: Item): Open {
+  try {
+    const { path, position, header } = segment!;
+    let fd = segmentFds.get(path);
+    if (fd === undefined) {
+      fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o644);
+      segmentFds.set(path, fd);
+    }
+    const total = header.length + bytes.length;
+    let done = writevSync(fd, [header, bytes], position);
+    // A short write (rare): the rest of the record, byte range by byte range.
+    while (done < total) {
+      const [buf, at] = done < header.length ? [header, done] : [bytes, done - header.length];
+      done += writeSync(fd, buf, at, buf.length - at, position + done);
+    }
+    return { error: null };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+function begin(dir: string, item: Item): Open {
+  if (item.segment !== undefined) return appendRecord(item);
+  const { hex, bytes } = item;
   const sub = join(dir, hex.slice(0, 2));
   const path = join(sub, hex);
   let fd: number | undefined;
@@ -92,6 +126,13 @@ function writeAll(messages: Message[]): void {
   // Flushed after all were written: one journal commit can carry several files.
   for (const [i, m] of messages.entries())
     for (const [j, item] of m.items.entries()) finish(opened[i][j], item.sync);
+  for (const fd of segmentFds.values())
+    try {
+      closeSync(fd);
+    } catch {
+      // written already; nothing to report
+    }
+  segmentFds.clear();
   for (const [i, m] of messages.entries())
     parentPort?.postMessage({ id: m.id, errors: opened[i].map((w) => w.error) });
 }

@@ -17,18 +17,23 @@
  * process alive) only while writes are in flight. `close` waits for them and stops the worker.
  */
 import { Worker } from "node:worker_threads";
+import type { SegmentSlot } from "../p2p/reqresp/blob-store.ts";
+
+/** Written as a segment record (FileBlobStore.reserveSegment) instead of a file of its own. */
+export type SegmentTarget = Pick<SegmentSlot, "path" | "position" | "header">;
 
 interface Pending {
   hex: string;
   bytes: Uint8Array;
   sync: boolean;
+  segment: SegmentTarget | undefined;
   resolve: () => void;
   reject: (err: Error) => void;
 }
 
 export class BlobWriter {
   private readonly dir: string;
-  private readonly fallback: (hex: string, bytes: Uint8Array) => Promise<void>;
+  private readonly fallback: (hex: string, bytes: Uint8Array, segment?: SegmentTarget) => Promise<void>;
   private worker: Worker | undefined;
   private broken = false;
   private closed = false;
@@ -39,8 +44,11 @@ export class BlobWriter {
   private readonly inflight = new Map<number, Pending[]>();
   private drained: (() => void) | undefined;
 
-  /** `dir`: the FileBlobStore's directory; `fallback(hex, bytes)`: a write without the worker. */
-  constructor(dir: string, fallback: (hex: string, bytes: Uint8Array) => Promise<void>) {
+  /** `dir`: the FileBlobStore's directory; `fallback(hex, bytes, segment?)`: a write without the worker. */
+  constructor(
+    dir: string,
+    fallback: (hex: string, bytes: Uint8Array, segment?: SegmentTarget) => Promise<void>,
+  ) {
     this.dir = dir;
     this.fallback = fallback;
   }
@@ -48,12 +56,13 @@ export class BlobWriter {
   /**
    * Writes `bytes` as the blob named `hex` (64 lowercase hex digits, their sha256); resolves once
    * the file is in place: flushed to disk with `sync` (the default), else in the OS's cache
-   * (written back by the OS: a crash soon after may lose it).
+   * (written back by the OS: a crash soon after may lose it). With `segment`, as that segment
+   * record (never flushed).
    */
-  write(hex: string, bytes: Uint8Array, sync = true): Promise<void> {
-    if (this.broken || this.closed) return this.fallback(hex, bytes);
+  write(hex: string, bytes: Uint8Array, sync = true, segment?: SegmentTarget): Promise<void> {
+    if (this.broken || this.closed) return this.fallback(hex, bytes, segment);
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ hex, bytes, sync, resolve, reject });
+      this.queue.push({ hex, bytes, sync: sync && segment === undefined, segment, resolve, reject });
       this.schedule();
     });
   }
@@ -82,7 +91,7 @@ export class BlobWriter {
     worker.postMessage({
       id,
       dir: this.dir,
-      items: items.map(({ hex, bytes, sync }) => ({ hex, bytes, sync })),
+      items: items.map(({ hex, bytes, sync, segment }) => ({ hex, bytes, sync, segment })),
     });
   }
 
@@ -125,7 +134,7 @@ export class BlobWriter {
   }
 
   private viaFallback(items: Pending[]): void {
-    for (const p of items) this.fallback(p.hex, p.bytes).then(p.resolve, p.reject);
+    for (const p of items) this.fallback(p.hex, p.bytes, p.segment).then(p.resolve, p.reject);
   }
 
   /** Writes what is queued, waits for the writes in flight, stops the worker (later writes use the fallback). */

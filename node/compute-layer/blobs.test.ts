@@ -63,31 +63,53 @@ describe("BlobService", () => {
     await fresh.close();
   });
 
-  it("writes blobs that need no flush alongside flushed ones, and finds and replaces a corrupt copy", async () => {
+  it("appends blobs that need no flush to a segment, and finds and replaces a corrupt copy", async () => {
     const datadir = tempDir();
     const blobs = new BlobService({ datadir, logger: silentLogger() });
     const output = Uint8Array.from({ length: 4096 }, (_, i) => (i * 7) & 255);
+    const small = Uint8Array.of(1, 2, 3);
     const input = Uint8Array.from({ length: 300 }, (_, i) => i & 255);
     const outputHash = blobs.stage(output.slice(), { durable: false });
+    const smallHash = blobs.stage(small.slice(), { durable: false });
     const inputHash = blobs.stage(input.slice());
-    await Promise.all([blobs.persisted(outputHash), blobs.persisted(inputHash)]);
-    expect(new Uint8Array(readFileSync(fileOf(datadir, outputHash)))).toEqual(output);
+    await Promise.all([outputHash, smallHash, inputHash].map((h) => blobs.persisted(h)));
+    // The input has a file of its own; the outputs are records in the first segment.
     expect(new Uint8Array(readFileSync(fileOf(datadir, inputHash)))).toEqual(input);
+    expect(existsSync(fileOf(datadir, outputHash))).toBe(false);
+    const segment = join(datadir, "blobs", "segments", "00000000.seg");
+    expect(readFileSync(segment).length).toBe(40 + output.length + 40 + small.length);
+    expect(await blobs.store.get(toBytes(outputHash))).toEqual(output);
+    expect(await blobs.store.read(toBytes(outputHash), 100, 5)).toEqual(output.subarray(100, 105));
+    expect(await blobs.store.size(toBytes(smallHash))).toBe(3);
     expect(await blobs.verify(outputHash)).toBe(true);
-    // A crash left the output's file at its size but without its bytes; nothing is in memory.
-    await blobs.remove(outputHash);
-    expect(existsSync(fileOf(datadir, outputHash))).toBe(false);
-    expect(await blobs.verify(outputHash)).toBe(false);
-    writeFileSync(fileOf(datadir, outputHash), new Uint8Array(output.length));
-    expect(await blobs.verify(outputHash)).toBe(false);
-    expect(existsSync(fileOf(datadir, outputHash))).toBe(false);
-    // Stored again (the writer keeps a file of the right size: the corrupt one had to go first).
-    expect(blobs.stage(output.slice(), { durable: false })).toBe(outputHash);
-    await blobs.persisted(outputHash);
-    expect(new Uint8Array(readFileSync(fileOf(datadir, outputHash)))).toEqual(output);
     await blobs.close();
+
+    // Reopened: the index is rebuilt from the segment.
+    const reopened = new BlobService({ datadir, logger: silentLogger() });
+    expect(await reopened.store.get(toBytes(smallHash))).toEqual(small);
+    await reopened.close();
+
+    // A crash left the first record without its bytes (zeros where they were) and half a record
+    // at the end: the zeroed record is not served, the torn tail is cut.
+    const bytes = readFileSync(segment);
+    bytes.fill(0, 40, 40 + output.length);
+    writeFileSync(segment, Buffer.concat([bytes, Buffer.from("OGS1"), Buffer.alloc(10)]));
+    const restarted = new BlobService({ datadir, logger: silentLogger() });
+    expect(readFileSync(segment).length).toBe(bytes.length);
+    expect(await restarted.verify(outputHash)).toBe(false);
+    expect(await restarted.local(smallHash)).toEqual(small);
+    // Stored again: a new record, which wins.
+    expect(restarted.stage(output.slice(), { durable: false })).toBe(outputHash);
+    await restarted.persisted(outputHash);
+    await restarted.close();
     const fresh = new BlobService({ datadir, logger: silentLogger() });
     expect(await fresh.verify(outputHash)).toBe(true);
+    expect(await fresh.local(outputHash)).toEqual(output);
+
+    // A flushed blob's file found corrupt is removed, so it can be stored again.
+    writeFileSync(fileOf(datadir, inputHash), new Uint8Array(input.length));
+    expect(await fresh.verify(inputHash)).toBe(false);
+    expect(existsSync(fileOf(datadir, inputHash))).toBe(false);
     expect(await fresh.verify(sha256Hex(Uint8Array.of(1)))).toBe(false);
     await fresh.close();
   });

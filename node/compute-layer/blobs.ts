@@ -18,7 +18,7 @@
 import { join } from "node:path";
 import { LRUCache } from "lru-cache";
 import type { Network } from "../p2p/index.ts";
-import { type BlobStore, FileBlobStore } from "../p2p/reqresp/blob-store.ts";
+import { type BlobStore, FileBlobStore, MAX_SEGMENT_BLOB } from "../p2p/reqresp/blob-store.ts";
 import type { Logger } from "../utils/logger.ts";
 import { BlobWriter } from "./blob-writer.ts";
 import { ComputeError, ComputeErrorCode } from "./chain-view.ts";
@@ -54,6 +54,8 @@ export class BlobService implements BlobSource {
   private readonly writes = new Map<Hex, { bytes: Uint8Array; done: Promise<void> }>();
   /** Writes staged blobs to the FileBlobStore off the main thread (none for another store). */
   private readonly writer: BlobWriter | undefined;
+  /** The FileBlobStore (its segments take the blobs staged with `durable: false`). */
+  private readonly files: FileBlobStore | undefined;
 
   constructor(opts: BlobServiceOptions) {
     if ((opts.datadir === undefined) === (opts.store === undefined))
@@ -66,8 +68,11 @@ export class BlobService implements BlobSource {
       // The same directory the p2p blob protocol serves (node/p2p/index.ts).
       const files = new FileBlobStore(join(opts.datadir!, "blobs"));
       this.store = files;
-      this.writer = new BlobWriter(files.dir, async (hex, bytes) => {
-        await files.put(bytes, toBytes(`0x${hex}`));
+      this.files = files;
+      this.writer = new BlobWriter(files.dir, async (hex, bytes, segment) => {
+        if (segment !== undefined)
+          await files.writeSegmentRecord({ ...segment, hex, length: bytes.length }, bytes);
+        else await files.put(bytes, toBytes(`0x${hex}`));
       });
     }
     this.logger = opts.logger;
@@ -106,16 +111,34 @@ export class BlobService implements BlobSource {
    * from memory until written and then from the store (not kept in the memory cache until read),
    * written to disk in the background (`persisted` says when; a failed write is logged and
    * reported by `persisted`). The store takes `bytes` over: do not modify them afterwards.
-   * `durable: false` skips the flush to disk: the file is in place once `persisted` resolves but
-   * a crash of the machine soon after may lose it (for blobs the caller can make again).
+   * `durable: false` skips the flush to disk: the blob is in place once `persisted` resolves but
+   * a crash of the machine soon after may lose it (for blobs the caller can make again); up to
+   * 4 MiB, it is appended to a segment of the FileBlobStore instead of a file of its own.
    */
   stage(bytes: Uint8Array, opts: { durable?: boolean } = {}): Hex {
     const hash = sha256Hex(bytes);
     if (this.writes.has(hash)) return hash;
-    const done =
-      this.writer !== undefined && bytes.length <= MAX_WORKER_WRITE
-        ? this.writer.write(hash.slice(2), bytes, opts.durable ?? true)
-        : this.store.put(bytes, toBytes(hash)).then(() => undefined);
+    let done: Promise<void>;
+    if (
+      this.writer !== undefined &&
+      this.files !== undefined &&
+      opts.durable === false &&
+      bytes.length <= MAX_SEGMENT_BLOB
+    ) {
+      const files = this.files;
+      const slot = files.reserveSegment(hash.slice(2), bytes.length);
+      done = this.writer.write(slot.hex, bytes, false, slot).then(
+        () => files.commitSegment(slot),
+        (err: unknown) => {
+          files.abandonSegment(slot);
+          throw err;
+        },
+      );
+    } else
+      done =
+        this.writer !== undefined && bytes.length <= MAX_WORKER_WRITE
+          ? this.writer.write(hash.slice(2), bytes, opts.durable ?? true)
+          : this.store.put(bytes, toBytes(hash)).then(() => undefined);
     const entry = { bytes, done };
     this.writes.set(hash, entry);
     done

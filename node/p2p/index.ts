@@ -16,7 +16,7 @@ import { reqRespMetrics } from "../metrics/reqresp.ts";
 import type { Logger } from "../utils/logger.ts";
 import { GossipNetwork, gossipsubOptionsFor } from "./gossip/index.ts";
 import { P2PHost, type P2POptions } from "./host.ts";
-import { consensusReqRespProvider, FileBlobStore, ReqResp } from "./reqresp/index.ts";
+import { type BlobStore, consensusReqRespProvider, FileBlobStore, ReqResp } from "./reqresp/index.ts";
 import { SyncService } from "./sync/sync.ts";
 
 export interface NetworkModules {
@@ -25,6 +25,11 @@ export interface NetworkModules {
   /** The node's root logger (each part names its module). */
   logger: Logger;
   metrics?: Metrics;
+  /**
+   * The blob store served over req/resp: the compute layer's (so records it appends to its
+   * segments are served at once); a FileBlobStore under `<datadir>/blobs` when absent.
+   */
+  blobs?: BlobStore;
 }
 
 /** The node subscribes to every attestation and sync subnet (small networks): its MetaData says so. */
@@ -60,7 +65,7 @@ export class Network {
       const reqresp = new ReqResp({
         host,
         provider: consensusReqRespProvider(cl, { metadata: () => metadata }),
-        blobs: new FileBlobStore(join(opts.datadir, "blobs")),
+        blobs: modules.blobs ?? new FileBlobStore(join(opts.datadir, "blobs")),
         logger: logger.child({ module: "reqresp" }),
         metrics: modules.metrics === undefined ? undefined : reqRespMetrics(modules.metrics),
       });

@@ -6,9 +6,7 @@
  * answers (slashed after the deadline, reassigned), one attests without re-executing (slashed
  * for voting against the quorum); a task whose input does not fit its model slashes the client.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { type Abi, type Hex, parseEventLogs } from "viem";
+import { type Abi, type Hex, hexToBytes, parseEventLogs } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_SUPPLY_WEI } from "../../genesis/index.ts";
 import type { ProviderAgent } from "../../node/compute-layer/agent/provider-agent.ts";
@@ -318,20 +316,23 @@ describe("provider agents", () => {
     await runUntil(async () => (await m.task(id)).state === TaskState.Executed);
     const committed = await m.task(id);
     expect(committed.provider.toLowerCase()).toBe(agents.honest.address.toLowerCase());
-    // The executor's machine crashes before its output reached the disk: the file is there with
-    // the right size but none of the bytes (outputs are not flushed), and nothing is in memory.
+    // The executor's machine crashes before its output reached the disk: its segment record is
+    // there with the right size but none of the bytes (outputs are not flushed), and nothing is
+    // in memory.
     const commitment = committed.outputCommitment.toLowerCase() as Hex;
     const blobs = dev.node.compute.blobs;
+    const files = blobs.store as FileBlobStore;
     const size = (await blobs.get(commitment)).length;
     await agents.honest.stop();
     await blobs.remove(commitment);
-    const file = join((blobs.store as FileBlobStore).dir, commitment.slice(2, 4), commitment.slice(2));
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, new Uint8Array(size));
+    const torn = files.reserveSegment(commitment.slice(2), size);
+    await files.writeSegmentRecord(torn, new Uint8Array(size));
+    files.commitSegment(torn);
+    expect(sha256Hex((await files.get(hexToBytes(commitment)))!)).not.toBe(commitment);
     await restart.honest();
     // Its first pass finds the copy corrupt, runs the task again and stores the same bytes.
     await dev.node.compute.idle();
-    expect(sha256Hex(new Uint8Array(readFileSync(file)))).toBe(commitment);
+    expect(sha256Hex((await files.get(hexToBytes(commitment)))!)).toBe(commitment);
     await runUntil(async () => (await m.task(id)).state === TaskState.Settled);
     const task = await m.task(id);
     expect(task.verdict).toBe(Verdict.Accept);

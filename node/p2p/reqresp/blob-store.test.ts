@@ -2,7 +2,13 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { BlobStoreErrorCode, FileBlobStore, MemoryBlobStore, sha256 } from "./blob-store.ts";
+import {
+  BlobStoreErrorCode,
+  FileBlobStore,
+  MAX_SEGMENT_BLOB,
+  MemoryBlobStore,
+  sha256,
+} from "./blob-store.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -54,6 +60,39 @@ describe("file blob store", () => {
     const hex = Buffer.from(hash).toString("hex");
     expect(readdirSync(join(dir, hex.slice(0, 2)))).toEqual([hex]);
     expect((await new FileBlobStore(dir).get(hash))?.length).toBe(1000);
+  });
+
+  it("appends segment records: readable once committed, gone when removed, a new segment after a failed write", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "opengpu-blobs-"));
+    dirs.push(dir);
+    const store = new FileBlobStore(dir);
+    const a = new Uint8Array(500).fill(1);
+    const b = new Uint8Array(20).fill(2);
+    const [ha, hb] = [sha256(a), sha256(b)];
+    const slotA = store.reserveSegment(Buffer.from(ha).toString("hex"), a.length);
+    const slotB = store.reserveSegment(Buffer.from(hb).toString("hex"), b.length);
+    expect(slotB.position).toBe(40 + a.length);
+    // Written out of order (the writer thread's fallback writes from this thread).
+    await store.writeSegmentRecord(slotB, b);
+    await store.writeSegmentRecord(slotA, a);
+    expect(await store.has(ha)).toBe(false);
+    store.commitSegment(slotA);
+    store.commitSegment(slotB);
+    expect(await store.get(ha)).toEqual(a);
+    expect(await store.read(hb, 5, 10)).toEqual(b.subarray(5, 15));
+    await expect(store.read(hb, 15, 10)).rejects.toMatchObject({ code: BlobStoreErrorCode.INVALID_ARGUMENT });
+    expect(store.stamp(ha)).toMatchObject({ changedAt: 0 });
+    await store.remove(ha);
+    expect(await store.has(ha)).toBe(false);
+    expect(await store.put(a)).toEqual(ha); // now as a file
+    expect(await store.get(ha)).toEqual(a);
+    // A record that could not be written: what follows goes to the next segment.
+    const lost = store.reserveSegment("00".repeat(32), 10);
+    store.abandonSegment(lost);
+    expect(store.reserveSegment("11".repeat(32), 10).path).toMatch(/00000001\.seg$/);
+    expect(() => store.reserveSegment("22".repeat(32), MAX_SEGMENT_BLOB + 1)).toThrow(/at most/);
+    expect(readdirSync(join(dir, "segments"))).toEqual(["00000000.seg"]);
+    expect(await new FileBlobStore(dir).get(hb)).toEqual(b);
   });
 
   it("stamps a stored file so that any change to it shows", async () => {

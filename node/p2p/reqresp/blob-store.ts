@@ -3,9 +3,21 @@
  * their bytes. `FileBlobStore` keeps each blob in a file `<dir>/<first 2 hex>/<64 hex>`, written
  * to a temporary name and renamed, so a blob is either complete or absent; bytes are checked
  * against the hash when stored, and served by ranges without reading whole files.
+ *
+ * Segments: blobs that may be lost in a crash (an executor's outputs, which it can compute
+ * again: decision 0012) can instead be appended to segment files `<dir>/segments/<8 digits>.seg`
+ * (64 MiB each), one record per blob: `"OGS1"`, the length (u32 little-endian), the sha256 (32
+ * bytes), the bytes. Creating, renaming and linking a file per small blob cost 0.1-0.7 ms of
+ * file-system work each on a 2-core host, against ~2 us for an append. The store keeps an index
+ * in memory, rebuilt when it opens by reading the segments: a record whose bytes do not hash to
+ * its sha256 is skipped; the first truncated or unreadable record ends its segment, which is cut
+ * there (records after it are lost: a crash can leave a hole in unflushed appends). The store
+ * hands out the place of a record (`reserveSegment`), someone writes it (the blob writer thread,
+ * or `writeSegmentRecord`), then `commitSegment` makes it readable. A removed record stays in its
+ * segment until the segment is gone; a later record of the same blob wins.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, statSync } from "node:fs";
+import { createHash, hash as digest, randomBytes } from "node:crypto";
+import { constants, mkdirSync, readdirSync, readFileSync, statSync, truncateSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OpenGpuError } from "../../utils/errors.ts";
@@ -91,13 +103,172 @@ function checkRange(size: number, offset: number, length: number, hex: string): 
     );
 }
 
-/** Blobs as files under a directory. */
-export class FileBlobStore implements BlobStore {
-  readonly dir: string;
+/** Bytes of a segment record before the blob: magic, length, sha256. */
+export const SEGMENT_RECORD_HEADER = 40;
+/** "OGS1" read as a little-endian u32. */
+const SEGMENT_MAGIC = 0x3153474f;
+const SEGMENT_BYTES = 64 * 1024 * 1024;
+/** Largest blob appended to a segment (larger ones get a file of their own). */
+export const MAX_SEGMENT_BLOB = 4 * 1024 * 1024;
+
+/** Where a segment record goes, and its header: given by `reserveSegment`. */
+export interface SegmentSlot {
+  hex: string;
+  /** The segment file. */
+  path: string;
+  /** The record's offset in it. */
+  position: number;
+  length: number;
+  header: Uint8Array;
+}
+
+interface SegmentEntry {
+  path: string;
+  /** Offset of the blob's first byte (after the record header). */
+  offset: number;
+  length: number;
+}
+
+/** The segment records of a directory: the index of the blobs in them and the segment appended to. */
+class SegmentLog {
+  private readonly dir: string;
+  private readonly index = new Map<string, SegmentEntry>();
+  private number = 0;
+  private size = 0;
 
   constructor(dir: string) {
     this.dir = dir;
     mkdirSync(dir, { recursive: true });
+    this.recover();
+  }
+
+  private pathOf(n: number): string {
+    return join(this.dir, `${String(n).padStart(8, "0")}.seg`);
+  }
+
+  private recover(): void {
+    const numbers = readdirSync(this.dir)
+      .filter((name) => /^\d{8}\.seg$/.test(name))
+      .map((name) => Number(name.slice(0, 8)))
+      .sort((a, b) => a - b);
+    for (const n of numbers) {
+      const path = this.pathOf(n);
+      const buf = readFileSync(path);
+      let pos = 0;
+      while (pos + SEGMENT_RECORD_HEADER <= buf.length) {
+        const length = buf.readUInt32LE(pos + 4);
+        const end = pos + SEGMENT_RECORD_HEADER + length;
+        if (buf.readUInt32LE(pos) !== SEGMENT_MAGIC || end > buf.length) break;
+        const hash = buf.subarray(pos + 8, pos + SEGMENT_RECORD_HEADER);
+        const data = buf.subarray(pos + SEGMENT_RECORD_HEADER, end);
+        if (Buffer.compare(digest("sha256", data, "buffer"), hash) === 0)
+          this.index.set(hash.toString("hex"), { path, offset: pos + SEGMENT_RECORD_HEADER, length });
+        pos = end;
+      }
+      if (pos < buf.length) truncateSync(path, pos);
+      this.number = n;
+      this.size = pos;
+    }
+    if (this.size >= SEGMENT_BYTES) this.rotate();
+  }
+
+  private rotate(): void {
+    this.number++;
+    this.size = 0;
+  }
+
+  lookup(hex: string): SegmentEntry | undefined {
+    return this.index.get(hex);
+  }
+
+  reserve(hex: string, length: number): SegmentSlot {
+    if (this.size > 0 && this.size + SEGMENT_RECORD_HEADER + length > SEGMENT_BYTES) this.rotate();
+    const header = new Uint8Array(SEGMENT_RECORD_HEADER);
+    const view = new DataView(header.buffer);
+    view.setUint32(0, SEGMENT_MAGIC, true);
+    view.setUint32(4, length, true);
+    header.set(Buffer.from(hex, "hex"), 8);
+    const slot = { hex, path: this.pathOf(this.number), position: this.size, length, header };
+    this.size += SEGMENT_RECORD_HEADER + length;
+    return slot;
+  }
+
+  commit(slot: SegmentSlot): void {
+    this.index.set(slot.hex, {
+      path: slot.path,
+      offset: slot.position + SEGMENT_RECORD_HEADER,
+      length: slot.length,
+    });
+  }
+
+  /** A record that was not written: later ones go to a new segment, not after the gap. */
+  abandon(slot: SegmentSlot): void {
+    if (slot.path === this.pathOf(this.number) && this.size > 0) this.rotate();
+  }
+
+  remove(hex: string): void {
+    this.index.delete(hex);
+  }
+}
+
+async function readAt(path: string, position: number, length: number, hex: string): Promise<Uint8Array> {
+  const file = await open(path, "r");
+  try {
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await file.read(out, done, length - done, position + done);
+      if (bytesRead === 0)
+        throw new BlobStoreError(BlobStoreErrorCode.INVALID_ARGUMENT, `blob ${hex} shrank`);
+      done += bytesRead;
+    }
+    return out;
+  } finally {
+    await file.close();
+  }
+}
+
+/** Blobs as files under a directory, and small replaceable ones in its segments. */
+export class FileBlobStore implements BlobStore {
+  readonly dir: string;
+  private readonly segments: SegmentLog;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    mkdirSync(dir, { recursive: true });
+    this.segments = new SegmentLog(join(dir, "segments"));
+  }
+
+  /**
+   * A place for `hex`'s blob of `length` bytes at the end of the current segment, with the
+   * record's header. Nothing is readable until `commitSegment`; call `abandonSegment` if the
+   * record could not be written.
+   */
+  reserveSegment(hex: string, length: number): SegmentSlot {
+    if (length > MAX_SEGMENT_BLOB)
+      throw new BlobStoreError(
+        BlobStoreErrorCode.INVALID_ARGUMENT,
+        `a segment record holds at most ${MAX_SEGMENT_BLOB} bytes, not ${length}`,
+      );
+    return this.segments.reserve(hex, length);
+  }
+
+  commitSegment(slot: SegmentSlot): void {
+    this.segments.commit(slot);
+  }
+
+  abandonSegment(slot: SegmentSlot): void {
+    this.segments.abandon(slot);
+  }
+
+  /** Writes a reserved record from this thread (not flushed to disk). */
+  async writeSegmentRecord(slot: SegmentSlot, bytes: Uint8Array): Promise<void> {
+    const file = await open(slot.path, constants.O_WRONLY | constants.O_CREAT, 0o644);
+    try {
+      await file.writev([slot.header, bytes], slot.position);
+    } finally {
+      await file.close();
+    }
   }
 
   private path(hash: Uint8Array): string {
@@ -110,6 +281,8 @@ export class FileBlobStore implements BlobStore {
   }
 
   async size(hash: Uint8Array): Promise<number | undefined> {
+    const entry = this.segments.lookup(hashHex(hash));
+    if (entry !== undefined) return entry.length;
     try {
       return (await stat(this.path(hash))).size;
     } catch (err) {
@@ -120,6 +293,8 @@ export class FileBlobStore implements BlobStore {
 
   /** Synchronous: one `stat` of a local file (microseconds), cheaper than a trip to the thread pool. */
   stamp(hash: Uint8Array): BlobStamp | undefined {
+    const entry = this.segments.lookup(hashHex(hash));
+    if (entry !== undefined) return { token: `${entry.path}:${entry.offset}`, changedAt: 0 };
     const s = statSync(this.path(hash), { throwIfNoEntry: false });
     if (s === undefined) return undefined;
     return {
@@ -129,6 +304,9 @@ export class FileBlobStore implements BlobStore {
   }
 
   async get(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    const hex = hashHex(hash);
+    const entry = this.segments.lookup(hex);
+    if (entry !== undefined) return readAt(entry.path, entry.offset, entry.length, hex);
     try {
       return new Uint8Array(await readFile(this.path(hash)));
     } catch (err) {
@@ -139,6 +317,11 @@ export class FileBlobStore implements BlobStore {
 
   async read(hash: Uint8Array, offset: number, length: number): Promise<Uint8Array> {
     const hex = hashHex(hash);
+    const entry = this.segments.lookup(hex);
+    if (entry !== undefined) {
+      checkRange(entry.length, offset, length, hex);
+      return readAt(entry.path, entry.offset + offset, length, hex);
+    }
     let file: Awaited<ReturnType<typeof open>>;
     try {
       file = await open(this.path(hash), "r");
@@ -180,6 +363,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   async remove(hash: Uint8Array): Promise<void> {
+    this.segments.remove(hashHex(hash));
     await rm(this.path(hash), { force: true });
   }
 }
