@@ -10,8 +10,12 @@
  *      `OnnxRunner`): the model (from `ModelStore.fetch`, or nothing when the runner has its
  *      session cached), blob-store read and `decodeCanonical` of the input, `OnnxRunner.run` under
  *      `CANONICAL_CPU_PROFILE`, `encodeCanonical` + sha256 + staging of the output in the blob
- *      store; and, per batch, the wait until every output's file is in place (written by the blob
- *      writer thread, not flushed: decision 0012), which the agent awaits before `commitResult`.
+ *      store; and, per batch, the wait until every output is on disk (a segment record written
+ *      by the blob writer thread, not flushed: decision 0012), which the agent awaits before
+ *      `commitResult`. Two tasks are in flight at a time (`--capacity`), as in an agent with its
+ *      default `capacity`: one's model runs (on the runner's worker thread) while the main thread
+ *      handles the other's input and output. Raw runs one at a time: its `run` computes on the
+ *      calling thread, so a second one in flight would only wait.
  *    - in-memory store: the same path over a `BlobService` on a `MemoryBlobStore` (nothing on
  *      disk, but the store hashes and copies what it is given): the path without file writes.
  *    - raw: an `InferenceSession` created once with the runner's options (CPU, graph
@@ -223,12 +227,29 @@ async function throughput(
   };
   const providerOnce = async (rt: TaskRuntime, item: Item): Promise<Hex> =>
     (await executeTask(rt, model.sha256, item.inputHash, PROFILE)).commitment;
+  /** The items through the provider path, CAPACITY at a time; commitments in item order. */
+  const providerBatch = async (rt: TaskRuntime, items: Item[]): Promise<Hex[]> => {
+    const out: Hex[] = new Array(items.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await providerOnce(rt, items[i]);
+      }
+    };
+    await Promise.all(Array.from({ length: CAPACITY }, lane));
+    return out;
+  };
 
-  // Warm-up: sessions created on both sides, code paths compiled.
+  // Warm-up: sessions created on both sides (the runner's worker and main-thread ones), code
+  // paths compiled, one at a time and CAPACITY at a time.
   for (const item of await makeItems(Math.min(batch, 5))) {
     await rawOnce(item);
     for (const rt of Object.values(runtimes)) await rt.blobs.persisted(await providerOnce(rt, item));
   }
+  const warm = await makeItems(Math.min(batch, 4 * CAPACITY));
+  for (const rt of Object.values(runtimes))
+    await Promise.all((await providerBatch(rt, warm)).map((c) => rt.blobs.persisted(c)));
 
   const totalMs: Record<PathName, number> = { raw: 0, memory: 0, disk: 0 };
   const gcByPath: Record<PathName, number> = { raw: 0, memory: 0, disk: 0 };
@@ -243,15 +264,8 @@ async function throughput(
       if (path === "raw") for (const item of items) rawOutputs.push(await rawOnce(item));
       else {
         const rt = runtimes[path];
-        const out = commitments[path];
-        let next = 0;
-        const lane = async () => {
-          while (next < items.length) {
-            const i = next++;
-            out[i] = await providerOnce(rt, items[i]);
-          }
-        };
-        await Promise.all(Array.from({ length: CAPACITY }, lane));
+        const out = await providerBatch(rt, items);
+        commitments[path] = out;
         // The agent waits for its output on disk before committing it: the batch ends when all are.
         await Promise.all(out.map((c) => rt.blobs.persisted(c)));
       }
@@ -722,7 +736,7 @@ function report(tp: ThroughputResult[], tasks: TaskSample[], machine: string): v
   table(["", "values", "ratio", "note"], rows, [44, 22, 7, 0]);
 
   const notes = [
-    "Provider path: the agent's executeTask (model store read, input blob read + decode, runner, output encode + sha256 + staging in the blob store) plus, per batch, the wait for the outputs' files (written by the blob writer thread, not flushed: outputs can be computed again), as a node does (its FileBlobStore); the in-memory store column is the same path over a BlobService on a MemoryBlobStore (no files; that store hashes and copies each blob it is given). Raw: InferenceSession.run on the same values. Every item has a fresh input and output; paths run in batches, each round starting with another path.",
+    `Provider path: the agent's executeTask (model store read, input blob read + decode, runner, output encode + sha256 + staging in the blob store), ${CAPACITY} task(s) in flight as an agent with capacity ${CAPACITY}, plus, per batch, the wait for the outputs on disk (segment records written by the blob writer thread, not flushed: outputs can be computed again), as a node does (its FileBlobStore); the in-memory store column is the same path over a BlobService on a MemoryBlobStore (no files; that store hashes and copies each blob it is given). Raw: InferenceSession.run on the same values, one at a time. Every item has a fresh input and output; paths run in batches, each round starting with another path.`,
     "Protocol times are block time (2 s slots): they come from the bidding commit and reveal windows (4 s each, the minimum), the closeAuction, commitResult, drawCommittee and settle transactions each waiting for the next slot's block, not from computation. Node-side work is wall time in the agents, measured by their job histograms; the dev node runs in this process on a simulated clock, so wall time per task is the node's work for its slots, not block time. Its four agents share one process and event loop (and the runner: its worker thread runs the models, the main thread those measured under 50 ms), so a job's wall time includes waiting for the other agents and block processing, and a task's three verification jobs run at once; the first task's jobs also load the model.",
   ];
   process.stdout.write(`\n${notes.join("\n")}\n`);
