@@ -104,7 +104,7 @@ export function addProviderOptions(cmd: Command): Command {
     .option("--provider.models <sha256,...>", "models served (default: every registered model)", parseModels)
     .option(
       "--provider.capacity <n>",
-      "tasks executed at once (default 2: one runs while the other's input and output are handled)",
+      "tasks executed at once (default 3: one runs while the others' inputs and outputs are handled)",
       (v) => {
         const n = Number(v);
         if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");

@@ -12,9 +12,9 @@
  *      `CANONICAL_CPU_PROFILE`, `encodeCanonical` + sha256 + staging of the output in the blob
  *      store; and, per batch, the wait until every output is on disk (a segment record written
  *      by the blob writer thread, not flushed: decision 0012), which the agent awaits before
- *      `commitResult`. Two tasks are in flight at a time (`--capacity`), as in an agent with its
+ *      `commitResult`. Three tasks are in flight at a time (`--capacity`), as in an agent with its
  *      default `capacity`: one's model runs (on the runner's worker thread) while the main thread
- *      handles the other's input and output. Raw runs one at a time: its `run` computes on the
+ *      handles the others' inputs and outputs. Raw runs one at a time: its `run` computes on the
  *      calling thread, so a second one in flight would only wait.
  *    - in-memory store: the same path over a `BlobService` on a `MemoryBlobStore` (nothing on
  *      disk, but the store hashes and copies what it is given): the path without file writes.
@@ -52,7 +52,7 @@
  *        --gpu: step 1 on the CUDA execution provider, both paths (a GPU host after
  *        `npm run gpu:install`; fails when CUDA is unavailable rather than measuring the CPU)
  *        --capacity K: step 1's provider paths keep K tasks in flight, as an agent with
- *        `--provider.capacity K` does (default 2, the agents' default; 1: one after another, like raw)
+ *        `--provider.capacity K` does (default 3, the agents' default; 1: one after another, like raw)
  *        --inline-max-ms X: the runner's fast-path bound (`inlineMaxMs`; 0 runs every model on
  *        the worker thread)
  * Env:   BENCH_LOG_LEVEL=info|debug writes the dev node's logs to stderr.
@@ -111,7 +111,7 @@ const DET_BATCH = arg("det-batch", 16);
 const DET_SIZE = arg("det-size", 320, 32);
 const TASKS = arg("tasks", 5, 0);
 const GPU = process.argv.includes("--gpu");
-const CAPACITY = arg("capacity", 2);
+const CAPACITY = arg("capacity", 3);
 const INLINE_MAX_MS = process.argv.includes("--inline-max-ms") ? arg("inline-max-ms", 50, 0) : undefined;
 /** Step 1's profile: the canonical CPU profile, or the same on CUDA with --gpu. */
 const PROFILE = GPU

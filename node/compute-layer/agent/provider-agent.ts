@@ -84,7 +84,7 @@ export interface ProviderAgentOptions {
   price: bigint;
   /** Models served (sha256); undefined serves every registered model. */
   models?: Hex[];
-  /** Tasks executed at once (default 2, DEFAULT_CAPACITY). */
+  /** Tasks executed at once (default 3, DEFAULT_CAPACITY). */
   capacity?: number;
   /** Registers the provider with this stake at start when it is not registered yet. */
   stake?: bigint;
@@ -128,12 +128,14 @@ const TERMINAL = new Set<number>([TaskState.Settled, TaskState.Failed, TaskState
 /** Slots after a phase ends before any participant (not just the designated one) pokes. */
 const GRACE_SLOTS = 2n;
 /**
- * Tasks an agent executes at once by default. Two keep the model busy: while one task's model
+ * Tasks an agent executes at once by default. Several keep the model busy: while one task's model
  * runs (on the runner's worker thread once several runs are under way), the main thread reads
- * the next one's input and hashes and stores the last one's output. bench:compute: detector
- * 0.92-0.95 of raw onnxruntime with one task at a time, 1.03-1.05 with two.
+ * the next one's input and hashes and stores the last one's output, and the worker finds the
+ * next run queued when it finishes one. bench:compute on this 2-core host: detector 0.92-0.95 of
+ * raw onnxruntime with one task at a time, 1.0-1.05 with two; the 1 ms classifier 0.89-0.94
+ * with two, 0.95-0.97 with three or four.
  */
-export const DEFAULT_CAPACITY = 2;
+export const DEFAULT_CAPACITY = 3;
 
 const VERDICT_NAMES: Record<number, string> = { 1: "accept", 2: "reject", 3: "invalid-task" };
 const VERDICT_LABELS = { 1: "accept", 2: "reject", 3: "invalid_task" } as const;

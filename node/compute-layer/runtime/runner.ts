@@ -35,7 +35,7 @@
  *   long one: a size not measured yet runs on the worker, and a run that slows down moves back.
  *   These runs read the callers' input buffers in place (no copy unless unaligned). The fast
  *   path is for a run alone: one that starts while another run is under way goes to the worker,
- *   so this thread does the other runs' work meanwhile (a provider with two tasks in flight
+ *   so this thread does the other runs' work meanwhile (a provider with several tasks in flight
  *   keeps the model busy: bench:compute).
  * - Sessions are cached per (model sha256, resolved profile) in an LRU of `sessionCacheSize`
  *   entries; an evicted session is released once its in-flight runs finish. Each session lives
