@@ -17,10 +17,7 @@
  * process alive) only while writes are in flight. `close` waits for them and stops the worker.
  */
 import { Worker } from "node:worker_threads";
-import type { SegmentSlot } from "../p2p/reqresp/blob-store.ts";
-
-/** Written as a segment record (FileBlobStore.reserveSegment) instead of a file of its own. */
-export type SegmentTarget = Pick<SegmentSlot, "path" | "position" | "header">;
+import type { SegmentTarget } from "../p2p/reqresp/blob-store.ts";
 
 interface Pending {
   hex: string;

@@ -70,8 +70,7 @@ export class BlobService implements BlobSource {
       this.store = files;
       this.files = files;
       this.writer = new BlobWriter(files.dir, async (hex, bytes, segment) => {
-        if (segment !== undefined)
-          await files.writeSegmentRecord({ ...segment, hex, length: bytes.length }, bytes);
+        if (segment !== undefined) await files.writeSegmentRecord(segment, bytes);
         else await files.put(bytes, toBytes(`0x${hex}`));
       });
     }

@@ -16,9 +16,9 @@
  * or `writeSegmentRecord`), then `commitSegment` makes it readable. A removed record stays in its
  * segment until the segment is gone; a later record of the same blob wins.
  */
-import { createHash, hash as digest, randomBytes } from "node:crypto";
+import { hash as digest, randomBytes } from "node:crypto";
 import { constants, mkdirSync, readdirSync, readFileSync, statSync, truncateSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OpenGpuError } from "../../utils/errors.ts";
 
@@ -67,7 +67,7 @@ export interface BlobStore {
 }
 
 export function sha256(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(data).digest());
+  return new Uint8Array(digest("sha256", data, "buffer"));
 }
 
 export function hashHex(hash: Uint8Array): string {
@@ -111,15 +111,17 @@ const SEGMENT_BYTES = 64 * 1024 * 1024;
 /** Largest blob appended to a segment (larger ones get a file of their own). */
 export const MAX_SEGMENT_BLOB = 4 * 1024 * 1024;
 
-/** Where a segment record goes, and its header: given by `reserveSegment`. */
-export interface SegmentSlot {
-  hex: string;
-  /** The segment file. */
+/** Where a segment record is written: the segment file, the record's offset in it, its header. */
+export interface SegmentTarget {
   path: string;
-  /** The record's offset in it. */
   position: number;
-  length: number;
   header: Uint8Array;
+}
+
+/** A reserved segment record (`reserveSegment`): its place, and the blob it is for. */
+export interface SegmentSlot extends SegmentTarget {
+  hex: string;
+  length: number;
 }
 
 interface SegmentEntry {
@@ -161,7 +163,7 @@ class SegmentLog {
         if (buf.readUInt32LE(pos) !== SEGMENT_MAGIC || end > buf.length) break;
         const hash = buf.subarray(pos + 8, pos + SEGMENT_RECORD_HEADER);
         const data = buf.subarray(pos + SEGMENT_RECORD_HEADER, end);
-        if (Buffer.compare(digest("sha256", data, "buffer"), hash) === 0)
+        if (Buffer.compare(sha256(data), hash) === 0)
           this.index.set(hash.toString("hex"), { path, offset: pos + SEGMENT_RECORD_HEADER, length });
         pos = end;
       }
@@ -211,18 +213,27 @@ class SegmentLog {
   }
 }
 
+/** `length` bytes of an open file from `position` (BlobStoreError if the file ends first). */
+async function readFully(
+  file: FileHandle,
+  position: number,
+  length: number,
+  hex: string,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await file.read(out, done, length - done, position + done);
+    if (bytesRead === 0) throw new BlobStoreError(BlobStoreErrorCode.INVALID_ARGUMENT, `blob ${hex} shrank`);
+    done += bytesRead;
+  }
+  return out;
+}
+
 async function readAt(path: string, position: number, length: number, hex: string): Promise<Uint8Array> {
   const file = await open(path, "r");
   try {
-    const out = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await file.read(out, done, length - done, position + done);
-      if (bytesRead === 0)
-        throw new BlobStoreError(BlobStoreErrorCode.INVALID_ARGUMENT, `blob ${hex} shrank`);
-      done += bytesRead;
-    }
-    return out;
+    return await readFully(file, position, length, hex);
   } finally {
     await file.close();
   }
@@ -262,7 +273,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   /** Writes a reserved record from this thread (not flushed to disk). */
-  async writeSegmentRecord(slot: SegmentSlot, bytes: Uint8Array): Promise<void> {
+  async writeSegmentRecord(slot: SegmentTarget, bytes: Uint8Array): Promise<void> {
     const file = await open(slot.path, constants.O_WRONLY | constants.O_CREAT, 0o644);
     try {
       await file.writev([slot.header, bytes], slot.position);
@@ -322,7 +333,7 @@ export class FileBlobStore implements BlobStore {
       checkRange(entry.length, offset, length, hex);
       return readAt(entry.path, entry.offset + offset, length, hex);
     }
-    let file: Awaited<ReturnType<typeof open>>;
+    let file: FileHandle;
     try {
       file = await open(this.path(hash), "r");
     } catch (err) {
@@ -332,15 +343,7 @@ export class FileBlobStore implements BlobStore {
     }
     try {
       checkRange((await file.stat()).size, offset, length, hex);
-      const out = new Uint8Array(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await file.read(out, done, length - done, offset + done);
-        if (bytesRead === 0)
-          throw new BlobStoreError(BlobStoreErrorCode.INVALID_ARGUMENT, `blob ${hex} shrank`);
-        done += bytesRead;
-      }
-      return out;
+      return await readFully(file, offset, length, hex);
     } finally {
       await file.close();
     }
