@@ -40,6 +40,7 @@ import {
   type ModelBytes,
   OnnxRunner,
   RUNTIME,
+  sessionOptions,
 } from "../node/compute-layer/runtime/runner.ts";
 import { type CanonicalTensor, tensorValues } from "../node/compute-layer/runtime/tensor.ts";
 import { createLogger } from "../node/utils/logger.ts";
@@ -207,15 +208,7 @@ function median(values: number[]): number {
 
 const throughput: Record<string, unknown>[] = [];
 for (const s of subjects.filter((x) => x.name === "ocr-cls" || x.name === "ocr-det")) {
-  const raw = await InferenceSession.create(s.model.bytes, {
-    executionProviders: ["cuda"],
-    graphOptimizationLevel: "all",
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    logSeverityLevel: 3,
-    extra: { session: { use_deterministic_compute: "1" } },
-  });
+  const raw = await InferenceSession.create(s.model.bytes, sessionOptions(CUDA));
   const input = s.inputs[0];
   const values = tensorValues(input) as Float32Array;
   const rawOnce = () => raw.run({ [input.name]: new Tensor("float32", values, input.dims) });

@@ -23,7 +23,12 @@ import { cpus, loadavg } from "node:os";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { seededInputs } from "../../node/compute-layer/models/generate.ts";
 import { loadNpmModel } from "../../node/compute-layer/models/npm-models.ts";
-import { CANONICAL_CPU_PROFILE, OnnxRunner, RUNTIME } from "../../node/compute-layer/runtime/runner.ts";
+import {
+  CANONICAL_CPU_PROFILE,
+  OnnxRunner,
+  RUNTIME,
+  sessionOptions,
+} from "../../node/compute-layer/runtime/runner.ts";
 import { fromOrtTensor, outputCommitment, tensorValues } from "../../node/compute-layer/runtime/tensor.ts";
 import { silentLogger } from "../../node/utils/logger.ts";
 
@@ -56,15 +61,7 @@ log(
 );
 
 let started = performance.now();
-const raw = await InferenceSession.create(model.bytes, {
-  executionProviders: ["cpu"],
-  graphOptimizationLevel: "all",
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  executionMode: "sequential",
-  logSeverityLevel: 3,
-  extra: { session: { use_deterministic_compute: "1" } },
-});
+const raw = await InferenceSession.create(model.bytes, sessionOptions(CANONICAL_CPU_PROFILE));
 const rawCreateMs = performance.now() - started;
 const runner = new OnnxRunner({ gpu: false, logger: silentLogger(), sessionCacheSize: 1 });
 started = performance.now();

@@ -80,9 +80,8 @@ const { JobTimer } = await import("../../node/compute-layer/agent/metrics.ts");
 const { seededInputs } = await import("../../node/compute-layer/models/generate.ts");
 const { loadNpmModel, NPM_MODELS } = await import("../../node/compute-layer/models/npm-models.ts");
 const { onChainTensorSpec } = await import("../../node/compute-layer/onchain.ts");
-const { CANONICAL_CPU_PROFILE, ModelStore, OnnxRunner, RUNTIME, compare, policyFromOnChain } = await import(
-  "../../node/compute-layer/runtime/index.ts"
-);
+const { CANONICAL_CPU_PROFILE, ModelStore, OnnxRunner, RUNTIME, compare, policyFromOnChain, sessionOptions } =
+  await import("../../node/compute-layer/runtime/index.ts");
 const { decodeCanonical, encodeCanonical, fromOrtTensor, sha256Hex, tensorValues } = await import(
   "../../node/compute-layer/runtime/tensor.ts"
 );
@@ -199,15 +198,7 @@ async function throughput(
   const name = model.name;
   const spec = [{ name: model.inputs[0].name, dtype: "float32" as const, dims }];
   const outputName = model.outputs[0].name;
-  const raw: OrtSession = await InferenceSession.create(model.bytes, {
-    executionProviders: [PROFILE.executionProvider],
-    graphOptimizationLevel: "all",
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    logSeverityLevel: 4,
-    extra: { session: { use_deterministic_compute: "1" } },
-  });
+  const raw: OrtSession = await InferenceSession.create(model.bytes, sessionOptions(PROFILE));
   let seed = name === "ocr-cls" ? 1 : 1_000_000;
   /** Fresh inputs, stored in both blob stores (untimed: a node stores a task's input when it is submitted). */
   const makeItems = async (n: number): Promise<Item[]> => {

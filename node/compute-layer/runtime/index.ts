@@ -43,6 +43,7 @@ export {
   type OnnxRunnerOptions,
   RUNTIME,
   type RunResult,
+  sessionOptions,
 } from "./runner.ts";
 export {
   type CanonicalTensor,

@@ -54,7 +54,8 @@
  * API:
  * - types `ExecutionProviderName`, `GraphOptimizationLevel`, `ExecutionProfile`, `ModelBytes`,
  *   `RunResult`, `EnvironmentFingerprint`, `OnnxRunnerOptions`
- * - `CANONICAL_CPU_PROFILE`, `RUNTIME`, `executionProfile(partial)`, `fingerprintHash(fp)`
+ * - `CANONICAL_CPU_PROFILE`, `RUNTIME`, `executionProfile(partial)`, `fingerprintHash(fp)`,
+ *   `sessionOptions(profile)`
  * - `class OnnxRunner { run, modelSpec, environmentFingerprint, cudaAvailable, close }` (`close`
  *   waits for the runs in flight and stops the workers)
  */
@@ -268,6 +269,24 @@ function gpuName(): Promise<string> {
       },
     );
   });
+}
+
+/**
+ * onnxruntime-node's session options for a resolved profile: what the runner's sessions are
+ * created with (and what a benchmark's raw session must use to compare like with like).
+ */
+export function sessionOptions(p: ExecutionProfile): InferenceSession.SessionOptions {
+  return {
+    executionProviders: [p.executionProvider],
+    graphOptimizationLevel: p.graphOptimizationLevel,
+    intraOpNumThreads: p.intraOpNumThreads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    // Fatal only: failures reach the caller as typed errors carrying onnxruntime's message,
+    // rather than as unstructured lines on stderr.
+    logSeverityLevel: 4,
+    ...(p.deterministic ? { extra: { session: { use_deterministic_compute: "1" } } } : {}),
+  };
 }
 
 /** cuBLAS and cuDNN read this before choosing TensorFloat-32 for float32 work. */
@@ -834,17 +853,7 @@ export class OnnxRunner {
         { model: model.sha256 },
       );
     const spec = readModelSpec(model.bytes);
-    const options: InferenceSession.SessionOptions = {
-      executionProviders: [p.executionProvider],
-      graphOptimizationLevel: p.graphOptimizationLevel,
-      intraOpNumThreads: p.intraOpNumThreads,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-      // Fatal only: failures reach the caller as typed errors carrying onnxruntime's message,
-      // rather than as unstructured lines on stderr.
-      logSeverityLevel: 4,
-      ...(p.deterministic ? { extra: { session: { use_deterministic_compute: "1" } } } : {}),
-    };
+    const options = sessionOptions(p);
     // The worker gets a copy (structured clone copies a view's whole buffer: a view is sliced).
     const { bytes } = model;
     const sent =
